@@ -1,0 +1,29 @@
+# luo-net: thin entry points; the work is done by scripts/.
+.PHONY: all check test demo tree export build clean help
+
+help:
+	@echo "make demo          build what is missing, run the live-update demo"
+	@echo "make check         the whole suite (static checks, per-patch builds, guest tests, negative controls)"
+	@echo "make test T=NAME   one test from tests.list, on the series' kernel"
+	@echo "make tree          materialize build/linux (base + patches/)"
+	@echo "make export        write build/linux's commits back to patches/"
+	@echo "make clean         remove build/ (the download and ccache caches are kept)"
+
+check:
+	bash scripts/check.sh
+
+test:
+	@test -n "$(T)" || { echo "usage: make test T=<name from tests.list>"; exit 2; }
+	T=$(T) bash scripts/check.sh
+
+demo:
+	bash scripts/demo.sh
+
+tree:
+	bash scripts/deps.sh && bash scripts/tree.sh
+
+export:
+	bash scripts/export.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Build the guest userspace: the liveupdate kselftests from SRC_TREE (static, warnings
+# as errors, against SRC_TREE's uapi headers) and the harness' own guest programs.
+# Usage: build-tests.sh SRC_TREE OUT_DIR
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+src=$(realpath "$1") out=$(realpath -m "$2")
+sel=$src/tools/testing/selftests/liveupdate
+mkdir -p "$out/bin" "$out/hdr"
+make -s -C "$src" O="$out/hdr-build" INSTALL_HDR_PATH="$out/hdr" headers_install
+
+CFLAGS=(-static -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
+	-Wno-missing-field-initializers -D_GNU_SOURCE= -isystem "$out/hdr/include")
+for c in "$sel"/*.c; do
+	name=$(basename "$c" .c)
+	[ "$name" = init ] && continue	# upstream's nolibc init, not a test
+	gcc "${CFLAGS[@]}" -I "$sel/lib/include" -o "$out/bin/$name" "$c" "$sel/lib/lu_utils.c" ||
+		die "building selftest $name failed"
+done
+for c in "$TOP"/guest/*.c; do
+	gcc "${CFLAGS[@]}" -o "$out/bin/$(basename "$c" .c)" "$c" ||
+		die "building guest program $(basename "$c") failed"
+done

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Build a guest initramfs: busybox, kexec-tools' kexec and iproute2's ip (with the
+# libraries they need), the test binaries, guest/init and the kernel to kexec into.
+# Usage: initramfs.sh BZIMAGE BIN_DIR OUT.cpio
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+kernel=$(realpath "$1") bins=$(realpath "$2") out=$(realpath -m "$3")
+root=$(mktemp -d "${TMPDIR:-/tmp}/luo-net-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,boot,tests,etc}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+
+# Dynamic binaries from Debian, with their loader and libraries.
+for exe in /sbin/kexec /bin/ip; do
+	real=$(command -v "$exe") || die "$exe not installed"
+	rm -f "$root/bin/$(basename "$exe")"
+	cp "$real" "$root/bin/"
+	for lib in $(ldd "$real" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+done
+
+cp "$TOP/guest/init" "$root/init"
+chmod 755 "$root/init"
+cp "$bins"/* "$root/tests/"
+cp "$kernel" "$root/boot/bzImage"
+(cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible) >"$out.tmp"
+mv "$out.tmp" "$out"

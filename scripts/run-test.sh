@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Run one test from tests.list in QEMU guests and judge it.
+# Usage: run-test.sh NAME KERNEL_DIR RESULT_DIR
+#   KERNEL_DIR holds bzImage and initramfs.cpio (scripts/guest-image.sh makes them).
+# Boots the DUT (and the peer guest when the test has one, joined by a QEMU socket
+# netdev), lets the DUT's /init run every stage and kexec between them, then checks
+# the markers in the DUT's test output. Exit 0 when every stage passed.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+name=$1 kdir=$(realpath "$2") res=$(realpath -m "$3")
+read -r _ bin stages peer _ < <(awk -v n="$name" '$1 == n' "$TOP/tests.list") ||
+	die "no test '$name' in tests.list"
+STAGE_TIMEOUT=${STAGE_TIMEOUT:-150}
+rm -rf "$res" && mkdir -p "$res"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# qemu_args ROLE MAC NETDEV_MODE MEM SMP CONSOLE KTAP: fill QARGS for one guest.
+qemu_args() {
+	local cmdline="console=ttyS0 loglevel=6 printk.time=1 log_buf_len=1M panic=-1 retain_initrd"
+	cmdline+=" liveupdate=on ${EXTRA_CMDLINE:-} luonet.role=$1 luonet.test=$bin"
+	cmdline+=" luonet.stages=$stages luonet.stage=1"
+	QARGS=(-accel tcg -m "$4" -smp "$5" -nographic -nodefaults -no-reboot
+		-serial "file:$6" -serial "file:$7"
+		-kernel "$kdir/bzImage" -initrd "$kdir/initramfs.cpio" -append "$cmdline"
+		-netdev "socket,id=n0,$3=127.0.0.1:$port"
+		-device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:$2")
+}
+
+limit=$((STAGE_TIMEOUT * stages + 60))
+start=$(date +%s.%N)
+qemu_args dut 01 listen 2G 2 "$res/dut.console" "$res/dut.ktap"
+timeout "$limit" qemu-system-x86_64 "${QARGS[@]}" &
+dut=$!
+peer_pid=
+if [ "$peer" != - ]; then
+	sleep 1	# the listening side must exist before the peer connects
+	qemu_args peer 02 connect 512M 1 "$res/peer.console" "$res/peer.ktap"
+	timeout "$limit" qemu-system-x86_64 "${QARGS[@]}" &
+	peer_pid=$!
+fi
+dut_rc=0
+wait "$dut" || dut_rc=$?
+if [ -n "$peer_pid" ]; then
+	# The peer finishes on its own once the DUT's last stage served it.
+	( sleep 120; kill "$peer_pid" 2>/dev/null ) & watchdog=$!
+	wait "$peer_pid" || true
+	kill "$watchdog" 2>/dev/null || true
+fi
+end=$(date +%s.%N)
+printf '%.1f\n' "$(echo "$end - $start" | bc)" >"$res/guest-seconds"
+
+# Split the DUT's test output into one KTAP file per stage.
+awk -v d="$res" '/^LUONET BEGIN stage/ { f = d "/stage" $4 ".ktap"; next }
+	/^LUONET/ { f = ""; next } f { print > f }' "$res/dut.ktap"
+[ -z "$peer_pid" ] || sed -n '/^LUONET BEGIN peer/,/^LUONET END peer/p' "$res/peer.ktap" |
+	grep -v '^LUONET' >"$res/peer-stage.ktap" || true
+
+why=()
+[ "$dut_rc" -ne 124 ] || why+=("DUT guest timed out after ${limit}s")
+grep -q 'KHO: Failed to reserve' "$res/dut.console" &&
+	why+=("KHO: Failed to reserve ... scratch buffer: LUO is disabled in this boot")
+while read -r line; do why+=("DUT: ${line#LUONET }"); done < <(grep '^LUONET ERROR' "$res/dut.ktap" || true)
+for s in $(seq 1 "$stages"); do
+	if ! grep -q "^LUONET BEGIN stage $s " "$res/dut.ktap"; then
+		if [ "$s" -eq 1 ]; then
+			why+=("stage 1 never started: the DUT did not reach /init")
+		else
+			why+=("stage $s never started: waited for the DUT to boot after the kexec from stage $((s - 1))")
+		fi
+		break
+	fi
+	rc=$(sed -n "s/^LUONET END stage $s rc=//p" "$res/dut.ktap")
+	if [ -z "$rc" ]; then
+		why+=("stage $s did not finish: waited for the test binary to exit")
+		break
+	elif [ "$rc" != 0 ]; then
+		why+=("stage $s failed (exit $rc): $(grep -m1 -E '^(not ok|Bail out|# .*(FAIL|fail))' "$res/stage$s.ktap" || echo 'see stage'"$s"'.ktap')")
+		break
+	fi
+done
+if [ -n "$peer_pid" ]; then
+	prc=$(sed -n 's/^LUONET END peer rc=//p' "$res/peer.ktap")
+	if [ -z "$prc" ]; then
+		why+=("peer did not finish: waited for its program to exit")
+	elif [ "$prc" != 0 ]; then
+		why+=("peer failed: $(grep -m1 '^not ok' "$res/peer-stage.ktap" || echo "exit $prc")")
+	fi
+fi
+# Lockdep and sleep-in-atomic reports fail the test even when the stages passed.
+for c in "$res"/*.console; do
+	bug=$(grep -m1 -E 'BUG:|WARNING:|possible circular locking|sleeping function called' "$c" || true)
+	[ -z "$bug" ] || why+=("$(basename "$c" .console) kernel reported: $bug")
+done
+
+if [ ${#why[@]} -eq 0 ]; then
+	echo pass >"$res/verdict"
+	exit 0
+fi
+printf '%s\n' "${why[@]}" >"$res/verdict"
+printf '%s\n' "${why[@]}" >&2
+exit 1
