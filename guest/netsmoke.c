@@ -25,7 +25,7 @@
 #define PORT		7000
 #define DUT4		"192.0.2.1"
 #define DUT6		"2001:db8::1"
-#define WAIT_S		180
+#define WAIT_S		90
 
 static int failures, tests;
 

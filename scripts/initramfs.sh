@@ -19,8 +19,8 @@ done
 # Dynamic binaries from Debian, with their loader and libraries.
 for exe in /sbin/kexec /bin/ip; do
 	real=$(command -v "$exe") || die "$exe not installed"
-	rm -f "$root/bin/$(basename "$exe")"
-	cp "$real" "$root/bin/"
+	# The guests call these by full path: busybox's shell prefers its own applets.
+	cp "$real" "$root/usr/sbin/"
 	for lib in $(ldd "$real" | grep -o '/[^ ]*'); do
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"

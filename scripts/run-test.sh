@@ -18,7 +18,7 @@ rm -rf "$res" && mkdir -p "$res"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # qemu_args ROLE MAC NETDEV_MODE MEM SMP CONSOLE KTAP: fill QARGS for one guest.
 qemu_args() {
-	local cmdline="console=ttyS0 loglevel=6 printk.time=1 log_buf_len=1M panic=-1 retain_initrd"
+	local cmdline="console=ttyS0 loglevel=7 printk.time=1 log_buf_len=1M panic=-1 retain_initrd"
 	cmdline+=" liveupdate=on ${EXTRA_CMDLINE:-} luonet.role=$1 luonet.test=$bin"
 	cmdline+=" luonet.stages=$stages luonet.stage=1"
 	QARGS=(-accel tcg -m "$4" -smp "$5" -nographic -nodefaults -no-reboot
@@ -50,6 +50,9 @@ if [ -n "$peer_pid" ]; then
 fi
 end=$(date +%s.%N)
 printf '%.1f\n' "$(echo "$end - $start" | bc)" >"$res/guest-seconds"
+
+# Serial ports write CRLF line ends.
+sed -i 's/\r$//' "$res"/*.ktap "$res"/*.console
 
 # Split the DUT's test output into one KTAP file per stage.
 awk -v d="$res" '/^LUONET BEGIN stage/ { f = d "/stage" $4 ".ktap"; next }
