@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the guest userspace: the liveupdate kselftests from SRC_TREE (static, warnings
+# Build the guest userspace: the liveupdate kselftests and the series' other tests from
+# SRC_TREE (static, warnings
 # as errors, against SRC_TREE's uapi headers) and the harness' own guest programs.
 # Usage: build-tests.sh SRC_TREE OUT_DIR
 set -euo pipefail
@@ -18,6 +19,11 @@ for c in "$sel"/*.c; do
 	[ "$name" = init ] && continue	# upstream's nolibc init, not a test
 	gcc "${CFLAGS[@]}" -I "$sel/lib/include" -o "$out/bin/$name" "$c" "$sel/lib/lu_utils.c" ||
 		die "building selftest $name failed"
+done
+# Tests of the series that live elsewhere in selftests/.
+for c in "$src/tools/testing/selftests/net/tcp_repair_drop.c"; do
+	gcc "${CFLAGS[@]}" -o "$out/bin/$(basename "$c" .c)" "$c" ||
+		die "building selftest $(basename "$c") failed"
 done
 for c in "$TOP"/guest/*.c; do
 	gcc "${CFLAGS[@]}" -o "$out/bin/$(basename "$c" .c)" "$c" ||
