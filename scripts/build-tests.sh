@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the guest userspace: the liveupdate kselftests and the series' other tests from
-# SRC_TREE (static, warnings
-# as errors, against SRC_TREE's uapi headers) and the harness' own guest programs.
+# SRC_TREE (static, warnings as errors, against SRC_TREE's uapi headers), and the
+# harness' own guest programs.
 # Usage: build-tests.sh SRC_TREE OUT_DIR
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -21,9 +21,10 @@ for c in "$sel"/*.c; do
 		die "building selftest $name failed"
 done
 # Tests of the series that live elsewhere in selftests/.
-for c in "$src/tools/testing/selftests/net/tcp_repair_drop.c"; do
-	gcc "${CFLAGS[@]}" -o "$out/bin/$(basename "$c" .c)" "$c" ||
-		die "building selftest $(basename "$c") failed"
+OTHER_TESTS=(net/tcp_repair_drop.c)
+for t in "${OTHER_TESTS[@]}"; do
+	gcc "${CFLAGS[@]}" -o "$out/bin/$(basename "$t" .c)" "$src/tools/testing/selftests/$t" ||
+		die "building selftest $t failed"
 done
 for c in "$TOP"/guest/*.c; do
 	gcc "${CFLAGS[@]}" -o "$out/bin/$(basename "$c" .c)" "$c" ||
