@@ -1,10 +1,11 @@
 # luo-net: thin entry points; the work is done by scripts/.
-.PHONY: all check test demo tree export build clean help
+.PHONY: all check test demo bench tree export build clean help
 
 help:
 	@echo "make demo          build what is missing, run the live-update demo"
 	@echo "make check         the whole suite (static checks, per-patch builds, guest tests, negative controls)"
 	@echo "make test T=NAME   one test from tests.list, on the series' kernel"
+	@echo "make bench         established-path cost, series vs base kernel (non-debug builds)"
 	@echo "make tree          materialize build/linux (base + patches/)"
 	@echo "make export        write build/linux's commits back to patches/"
 	@echo "make clean         remove build/ (the download and ccache caches are kept)"
@@ -18,6 +19,9 @@ test:
 
 demo:
 	bash scripts/demo.sh
+
+bench:
+	bash scripts/bench.sh
 
 tree:
 	bash scripts/deps.sh && bash scripts/tree.sh

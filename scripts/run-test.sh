@@ -16,27 +16,21 @@ STAGE_TIMEOUT=${STAGE_TIMEOUT:-150}
 rm -rf "$res" && mkdir -p "$res"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# qemu_args ROLE MAC NETDEV_MODE MEM SMP CONSOLE KTAP: fill QARGS for one guest.
+# qemu_args ROLE NETDEV_MODE MEM SMP CONSOLE KTAP MAC: fill QARGS for one guest.
 qemu_args() {
-	local cmdline="console=ttyS0 loglevel=7 printk.time=1 log_buf_len=1M panic=-1 retain_initrd"
-	cmdline+=" liveupdate=on ${EXTRA_CMDLINE:-} luonet.role=$1 luonet.test=$bin"
-	cmdline+=" luonet.stages=$stages luonet.stage=1"
-	QARGS=(-accel tcg -m "$4" -smp "$5" -nographic -nodefaults -no-reboot
-		-serial "file:$6" -serial "file:$7"
-		-kernel "$kdir/bzImage" -initrd "$kdir/initramfs.cpio" -append "$cmdline"
-		-netdev "socket,id=n0,$3=127.0.0.1:$port"
-		-device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:$2")
+	guest_qemu_args "$kdir" "${EXTRA_CMDLINE:-} luonet.role=$1 luonet.test=$bin luonet.stages=$stages luonet.stage=1" \
+		"$3" "$4" "$5" "$6" "socket,id=n0,$2=127.0.0.1:$port" "$7"
 }
 
 limit=$((STAGE_TIMEOUT * stages + 60))
 start=$(date +%s.%N)
-qemu_args dut 01 listen 2G 2 "$res/dut.console" "$res/dut.ktap"
+qemu_args dut listen 2G 2 "$res/dut.console" "$res/dut.ktap" 52:54:00:12:34:01
 timeout "$limit" qemu-system-x86_64 "${QARGS[@]}" &
 dut=$!
 peer_pid=
 if [ "$peer" != - ]; then
 	sleep 1	# the listening side must exist before the peer connects
-	qemu_args peer 02 connect 512M 1 "$res/peer.console" "$res/peer.ktap"
+	qemu_args peer connect 512M 1 "$res/peer.console" "$res/peer.ktap" 52:54:00:12:34:02
 	timeout "$limit" qemu-system-x86_64 "${QARGS[@]}" &
 	peer_pid=$!
 fi
