@@ -17,7 +17,7 @@ CFLAGS=(-static -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compar
 for c in "$sel"/*.c; do
 	name=$(basename "$c" .c)
 	[ "$name" = init ] && continue	# upstream's nolibc init, not a test
-	gcc "${CFLAGS[@]}" -I "$sel/lib/include" -o "$out/bin/$name" "$c" "$sel/lib/lu_utils.c" ||
+	gcc "${CFLAGS[@]}" -I "$sel/lib/include" -o "$out/bin/$name" "$c" "$sel"/lib/*.c ||
 		die "building selftest $name failed"
 done
 # Tests of the series that live elsewhere in selftests/.

@@ -10,37 +10,53 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 name=$1 kdir=$(realpath "$2") res=$(realpath -m "$3")
-read -r _ bin stages peer _ < <(awk -v n="$name" '$1 == n' "$TOP/tests.list") ||
+read -r _ bin stages peer _ _ drop < <(awk -v n="$name" '$1 == n' "$TOP/tests.list") ||
 	die "no test '$name' in tests.list"
+[ "$drop" = - ] && drop=
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-150}
 rm -rf "$res" && mkdir -p "$res"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# qemu_args ROLE NETDEV_MODE MEM SMP CONSOLE KTAP MAC: fill QARGS for one guest.
+# qemu_args ROLE PROGRAM NETDEV_MODE MEM SMP CONSOLE KTAP MAC: fill QARGS for one guest.
 qemu_args() {
-	guest_qemu_args "$kdir" "${EXTRA_CMDLINE:-} luonet.role=$1 luonet.test=$bin luonet.stages=$stages luonet.stage=1" \
-		"$3" "$4" "$5" "$6" "socket,id=n0,$2=127.0.0.1:$port" "$7"
+	local cmdline="${EXTRA_CMDLINE:-} luonet.role=$1 luonet.test=$2 luonet.stages=$stages"
+	cmdline+=" luonet.stage=1${drop:+ luonet.kexec_drop=$drop}"
+	guest_qemu_args "$kdir" "$cmdline" "$4" "$5" "$6" "$7" "socket,id=n0,$3=127.0.0.1:$port" "$8"
 }
 
 limit=$((STAGE_TIMEOUT * stages + 60))
 start=$(date +%s.%N)
-qemu_args dut listen 2G 2 "$res/dut.console" "$res/dut.ktap" 52:54:00:12:34:01
+linger=
+# With a peer, the DUT stays up after its last stage passed (the peer may still
+# need it, e.g. to see a reset) until the peer is done.
+[ "$peer" = - ] || linger=" luonet.linger=1"
+EXTRA_CMDLINE="${EXTRA_CMDLINE:-}$linger" qemu_args dut "$bin" listen 2G 2 "$res/dut.console" \
+	"$res/dut.ktap" 52:54:00:12:34:01
 timeout "$limit" qemu-system-x86_64 "${QARGS[@]}" &
 dut=$!
-peer_pid=
+dut_rc=0
 if [ "$peer" != - ]; then
 	sleep 1	# the listening side must exist before the peer connects
-	qemu_args peer connect 512M 1 "$res/peer.console" "$res/peer.ktap" 52:54:00:12:34:02
+	qemu_args peer "$peer" connect 512M 1 "$res/peer.console" "$res/peer.ktap" 52:54:00:12:34:02
 	timeout "$limit" qemu-system-x86_64 "${QARGS[@]}" &
 	peer_pid=$!
-fi
-dut_rc=0
-wait "$dut" || dut_rc=$?
-if [ -n "$peer_pid" ]; then
-	# The peer finishes on its own once the DUT's last stage served it.
-	( sleep 120; kill "$peer_pid" 2>/dev/null ) & watchdog=$!
-	wait "$peer_pid" || true
-	kill "$watchdog" 2>/dev/null || true
+	first=
+	wait -n -p first "$dut" "$peer_pid" || true
+	if [ "$first" = "$peer_pid" ]; then
+		# The peer is done: give the DUT a moment to log, then stop it.
+		sleep 2
+		kill "$dut" 2>/dev/null || true
+		wait "$dut" || true
+	else
+		# The DUT stopped first (it failed, or timed out): the peer's own
+		# timeouts end it, or this watchdog.
+		wait "$dut" || dut_rc=$?
+		( sleep 120; kill "$peer_pid" 2>/dev/null ) & watchdog=$!
+		wait "$peer_pid" || true
+		kill "$watchdog" 2>/dev/null || true
+	fi
+else
+	wait "$dut" || dut_rc=$?
 fi
 end=$(date +%s.%N)
 printf '%.1f\n' "$(echo "$end - $start" | bc)" >"$res/guest-seconds"
