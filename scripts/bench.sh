@@ -10,7 +10,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-RUNS=${RUNS:-5} BULK_MB=${BULK_MB:-32} RR=${RR:-3000}
+RUNS=${RUNS:-7} BULK_MB=${BULK_MB:-64} RR=${RR:-3000}
 bench=$BUILD/bench
 "$TOP/scripts/deps.sh"
 "$TOP/scripts/tree.sh"
@@ -56,22 +56,25 @@ done
 
 echo
 echo "== established-path cost, $RUNS interleaved runs each (guest time under -icount)"
-awk '
-{ n[$1]++; b[$1] += $2; r[$1] += $3
-  if (!($1 in bmin) || $2 < bmin[$1]) bmin[$1] = $2; if ($2 > bmax[$1]) bmax[$1] = $2
-  if (!($1 in rmin) || $3 < rmin[$1]) rmin[$1] = $3; if ($3 > rmax[$1]) rmax[$1] = $3 }
-END {
-  printf "%-8s %12s %10s %12s %10s\n", "kernel", "bulk MB/s", "spread", "rr per s", "spread"
-  for (k = 0; k < 2; k++) {
-    m = k ? "series" : "base"
-    printf "%-8s %12.2f %9.2f%% %12.1f %9.2f%%\n", m, b[m] / n[m],
-      100 * (bmax[m] - bmin[m]) / (b[m] / n[m]), r[m] / n[m], 100 * (rmax[m] - rmin[m]) / (r[m] / n[m])
-  }
-  br = (b["series"] / n["series"]) / (b["base"] / n["base"])
-  rr = (r["series"] / n["series"]) / (r["base"] / n["base"])
-  printf "ratio series/base: bulk %.4f, rr %.4f (target >= 0.99): %s\n", br, rr,
-    (br >= 0.99 && rr >= 0.99) ? "met" : "NOT met"
-}' "$results"
-
+python3 - "$results" <<'PY'
+import statistics, sys
+runs = {"base": {"bulk": [], "rr": []}, "series": {"bulk": [], "rr": []}}
+for line in open(sys.argv[1]):
+    k, bulk, rr = line.split()
+    runs[k]["bulk"].append(float(bulk))
+    runs[k]["rr"].append(float(rr))
+print(f"{'kernel':8} {'bulk MB/s median':>17} {'min..max':>19} {'rr/s median':>12} {'min..max':>19}")
+for k, r in runs.items():
+    b, q = r["bulk"], r["rr"]
+    print(f"{k:8} {statistics.median(b):17.1f} {min(b):9.1f}..{max(b):<9.1f} "
+          f"{statistics.median(q):12.1f} {min(q):9.1f}..{max(q):<9.1f}")
+ok = True
+for m in ("bulk", "rr"):
+    ratio = statistics.median(runs["series"][m]) / statistics.median(runs["base"][m])
+    spread = max((max(v) - min(v)) / statistics.median(v) for v in (runs["base"][m], runs["series"][m]))
+    print(f"ratio series/base, {m}: {ratio:.4f} (medians; run-to-run spread up to {100 * spread:.1f}%)")
+    ok &= ratio >= 0.99
+print("target ratio >= 0.99:", "met" if ok else "NOT met")
+PY
 echo
 "$TOP/scripts/fastpath-diff.sh" "$bench/kernel-base/vmlinux" "$bench/kernel-series/vmlinux"
