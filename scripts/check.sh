@@ -77,7 +77,12 @@ guest_test() {	# guest_test NAME KERNEL EXPECT: pass, fail or fail:REGEX (see te
 	"$TOP/scripts/run-test.sh" "$name" "$BUILD/out/$kind" "$res" 2>/dev/null || true
 	secs=$(($(date +%s) - t0))
 	echo "$name $kind $secs" >>"$results/guest-times"
-	verdict=$(paste -sd';' "$res/verdict" 2>/dev/null || echo "no verdict")
+	if [ ! -s "$res/verdict" ]; then
+		# The harness itself broke: never count that as an expected failure.
+		record fail "$label" "harness error: run-test.sh left no verdict [logs: $res]"
+		return
+	fi
+	verdict=$(paste -sd';' "$res/verdict")
 	case $expect in
 	pass)
 		if [ "$verdict" = pass ]; then

@@ -26,7 +26,8 @@ qemu_args() {
 
 limit=$((STAGE_TIMEOUT * stages + 60))
 start=$(date +%s.%N)
-linger=
+linger=''
+peer_pid=''
 # With a peer, the DUT stays up after its last stage passed (the peer may still
 # need it, e.g. to see a reset) until the peer is done.
 [ "$peer" = - ] || linger=" luonet.linger=1"
