@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compare the machine code of tcp_rcv_established() in two vmlinux images.
-# Addresses, jump offsets and rip-relative displacements are masked; the comparison is
+# Addresses, jump offsets, rip-relative displacements and absolute addresses of
+# kernel data (which move when anything is added to the image) are masked; the comparison is
 # of the multiset of instructions, modulo register allocation, so that blocks the
 # compiler merely moved or recoloured do not count. What the series adds to the
 # function, and what it removes from it, are printed instruction by instruction:
@@ -15,7 +16,8 @@ disasm() {
 	objdump -d --no-show-raw-insn --disassemble=tcp_rcv_established "$1" |
 		sed -n '/<tcp_rcv_established>:$/,/^$/p' | sed 1d |
 		sed -E 's/^ *[0-9a-f]+:\t//; s/[0-9a-f]{16} </</; s/<([a-z_0-9.]+)\+0x[0-9a-f]+>/<\1+OFF>/g
-			s/-?0x[0-9a-f]+\(%rip\)/DISP(%rip)/g; s/ +$//; /^$/d'
+			s/-?0x[0-9a-f]+\(%rip\)/DISP(%rip)/g; s/-0x7[0-9a-f]{7}\(/ADDR(/g
+			s/ +$//; /^$/d'
 }
 regs() { sed -E 's/%(r[0-9]+[dwb]?|[re]?[abcd]x|[abcd]l|[re]?[sd]il?|[re]?[sb]pl?)\b/%REG/g'; }
 for k in base series; do
