@@ -8,7 +8,7 @@ set -euo pipefail
 awk '
 /Linux version/ { boot++; printf "\nboot %d%s\n", boot, boot == 1 ? " (cold boot)" : " (after kexec)"; next }
 /KHO: exec from/ { sub(/^.*KHO: /, ""); printf "  %-12s KHO: %s\n", "", $0; next }
-/Kernel command line/ { next }
+/Kernel command line|\] Command line:/ { next }
 /restore window|liveupdate_restore_timeout|LUONET (BEGIN|END|KEXEC|ERROR)/ {
 	t = ""
 	if (match($0, /^\[ *[0-9]+\.[0-9]+\]/)) { t = substr($0, RSTART + 1, RLENGTH - 2); gsub(/ /, "", t) }
