@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the kernel image (and uapi headers) for SRC_TREE into OUT_DIR with ccache.
+# Build the kernel image for SRC_TREE into OUT_DIR with ccache.
 # Usage: kmake.sh SRC_TREE OUT_DIR [extra make targets...]
 #   CONFIG_EXTRA=FRAGMENT: passed to config.sh (e.g. configs/bench.config)
 set -euo pipefail
