@@ -78,3 +78,4 @@ print("target ratio >= 0.99:", "met" if ok else "NOT met")
 PY
 echo
 "$TOP/scripts/fastpath-diff.sh" "$bench/kernel-base/vmlinux" "$bench/kernel-series/vmlinux"
+"$TOP/scripts/bench-flood.sh"
