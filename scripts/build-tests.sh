@@ -26,7 +26,13 @@ for t in "${OTHER_TESTS[@]}"; do
 	gcc "${CFLAGS[@]}" -o "$out/bin/$(basename "$t" .c)" "$src/tools/testing/selftests/$t" ||
 		die "building selftest $t failed"
 done
+# The harness' guest programs may use the liveupdate selftests' library (e.g. the
+# demo's agent is built on its luo_tcp.c: one copy of the dump/restore code).
 for c in "$TOP"/guest/*.c; do
-	gcc "${CFLAGS[@]}" -o "$out/bin/$(basename "$c" .c)" "$c" ||
-		die "building guest program $(basename "$c") failed"
+	gcc "${CFLAGS[@]}" -I "$sel/lib/include" -o "$out/bin/$(basename "$c" .c)" "$c" \
+		"$sel"/lib/*.c || die "building guest program $(basename "$c") failed"
+done
+# Guest shell programs (e.g. the demo's DUT side) run as they are.
+for s in "$TOP"/guest/*.sh; do
+	install -m 755 "$s" "$out/bin/"
 done

@@ -2,7 +2,7 @@
 # The whole suite (make check): static checks, the series applied and built patch by
 # patch, every test from tests.list in QEMU guests on the series' kernel, and the
 # negative controls (tests marked "fail" in tests.list must fail on the base kernel).
-# Ends with "N passed, N failed" (skips counted separately) and exits non-zero on any
+# T='NAME...' runs only those tests (on the series' kernel). Ends with "N passed, N failed" (skips counted separately) and exits non-zero on any
 # failure.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -103,12 +103,17 @@ guest_test() {	# guest_test NAME KERNEL EXPECT: pass, fail or fail:REGEX (see te
 
 while read -r name _ _ _ on_series on_base _; do
 	case $name in ''|'#'*) continue ;; esac
-	[ -z "$only" ] || [ "$only" = "$name" ] || continue
+	[ -z "$only" ] || [[ " $only " == *" $name "* ]] || continue
 	[ "$on_series" = - ] || guest_test "$name" series "$on_series"
 	if [ "$on_base" != - ] && [ -z "$only" ]; then
 		guest_test "$name" base "$on_base"
 	fi
 done < "$TOP/tests.list"
 [ -z "$only" ] || [ $((pass + fail)) -gt 0 ] || die "no test named '$only' in tests.list"
+# The demo's report (text and picture) is part of what the suite checks.
+for d in demo demo_off; do
+	[ ! -s "$results/series/$d/verdict" ] ||
+		step "report-$d" "$TOP/scripts/demo-report.sh" "$results/series/$d" || true
+done
 log "suite wall time: $(($(date +%s) - t_start)) s"
 finish

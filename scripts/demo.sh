@@ -1,21 +1,77 @@
 #!/usr/bin/env bash
-# make demo: build what is missing, run the restore window test in a QEMU guest and show
-# the live update timeline: the window opening at boot after a kexec, closing when the
-# last session is finished, and closing at its bound when a session is never retrieved.
+# make demo [RUNS=N]: a TCP stream from a peer guest kept across a kexec live update of
+# the DUT guest. Builds what is missing, runs the demo with the RST suppressor on and,
+# side by side, the same run with it off (tests "demo" and "demo_off" of tests.list),
+# prints both reports (scripts/demo-report.sh) and writes their PNG timelines. With
+# RUNS=N, runs the suppressor-on demo N times in all and prints the distribution of
+# the stall and whether every run met the targets.
+# Extra kernel command line for both guests: DEMO_CMDLINE (e.g. "luonet.demo_delay=2"
+# or "luonet.rto_max_ms=1000" to cap the peer's retransmission backoff).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-test=luo_restore_window
+RUNS=${RUNS:-1}
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, not '$RUNS'"
 export RESULTS=$BUILD/demo
+export EXTRA_CMDLINE=${DEMO_CMDLINE:-}
 rc=0
-T=$test "$TOP/scripts/check.sh" || rc=$?
-log=$RESULTS/series/$test/dut.console
-[ -f "$log" ] || die "the demo did not run; see above"
+T="demo demo_off" "$TOP/scripts/check.sh" || rc=$?
+on=$RESULTS/series/demo off=$RESULTS/series/demo_off
+if [ ! -s "$on/verdict" ] || [ ! -s "$off/verdict" ]; then die "the demo did not run; see above"; fi
+
 echo
-echo "== live update timeline (DUT kernel log, $log)"
-"$TOP/scripts/timeline.sh" "$log"
+"$TOP/scripts/demo-report.sh" "$on" "live update with liveupdate_tcp_rst_suppress=on" || rc=1
 echo
-echo "restore window states seen by the test (sysfs /sys/kernel/liveupdate/restore_window):"
-grep -h -E '^(ok|not ok) ' "$RESULTS/series/$test"/stage*.ktap | sed 's/^/  /'
+"$TOP/scripts/demo-report.sh" "$off" "the same live update with the suppressor off" || rc=1
+for k in on off; do
+	src=$on
+	[ "$k" = on ] || src=$off
+	cp "$src/report.txt" "$RESULTS/report-$k.txt"
+	cp "$src/timeline.png" "$RESULTS/timeline-$k.png"
+done
+echo
+echo "reports and pictures: $RESULTS/{report,timeline}-{on,off}.{txt,png}"
+
+if [ "$RUNS" -gt 1 ]; then
+	runs=$RESULTS/runs
+	rm -rf "$runs" && mkdir -p "$runs"
+	"$TOP/scripts/demo-report.sh" --summary "$on" >"$runs/summary"
+	for i in $(seq 2 "$RUNS"); do
+		"$TOP/scripts/run-test.sh" demo "$BUILD/out/series" "$runs/$i" 2>/dev/null || true
+		line=$("$TOP/scripts/demo-report.sh" --summary "$runs/$i" 2>&1) || line="? ? ? ? ? ? ? FAILED NOT-met"
+		log "run $i/$RUNS: $line ($(paste -sd';' "$runs/$i/verdict" 2>/dev/null || echo 'no verdict'))"
+		echo "$line" >>"$runs/summary"
+	done
+	echo
+	echo "== $RUNS demo runs with the suppressor on (stall, kexec and restore times in s)"
+	python3 - "$runs/summary" <<'PY' || rc=1
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+def col(i):
+    return [float(r[i]) for r in rows if r[i] != "?"]
+n = len(rows)
+kept = sum(r[7] == "kept" for r in rows)
+rst0 = sum(r[4] == "0" for r in rows)
+clean = sum(r[5] == "0" and r[6] == "0" for r in rows)
+met = sum(r[8] == "met" for r in rows)
+for name, i in (("stall", 0), ("kexec", 1), ("restore", 2), ("peer RTO at restore", 3)):
+    v = sorted(col(i))
+    if v:
+        print(f"{name:20} min {v[0]:6.2f}  median {statistics.median(v):6.2f}  "
+              f"max {v[-1]:6.2f}  ({len(v)} runs)")
+st = sorted(col(0))
+print("stall distribution  " + " ".join(f"{x:.1f}" for x in st))
+ratios = [float(r[0]) / (float(r[1]) + float(r[2])) for r in rows if "?" not in r[:3]]
+if ratios:
+    print(f"stall/(kexec+restore) median {statistics.median(ratios):.2f}, max {max(ratios):.2f}")
+print(f"connection kept      {kept}/{n}")
+print(f"0 RST at the peer    {rst0}/{n}")
+print(f"0 bytes lost or dup  {clean}/{n}")
+print(f"stall <= kexec + restore + peer RTO: {met}/{n}")
+ok = kept == rst0 == clean == met == n
+print("targets:", "met in every run" if ok else "NOT met in every run")
+sys.exit(0 if ok else 1)
+PY
+fi
 exit "$rc"

@@ -9,7 +9,7 @@ PKGS=(
 	build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils zstd kmod
 	git ccache rsync python3 python3-ply python3-git perl shellcheck file
 	qemu-system-x86 kexec-tools busybox-static iproute2 iputils-ping
-	tcpdump gnuplot-nox
+	tcpdump gnuplot-nox nftables
 )
 
 missing=()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build a guest initramfs: busybox, dash, kexec-tools' kexec and iproute2's ip (with
+# Build a guest initramfs: busybox, dash, kexec-tools' kexec, iproute2's ip and nftables' nft (with
 # the libraries they need), the test binaries, guest/init and the kernel to kexec into.
 # Usage: initramfs.sh BZIMAGE BIN_DIR OUT.cpio
 set -euo pipefail
@@ -15,7 +15,7 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,boot,tests,etc}
 # Debian's dash as /bin/sh (busybox's shell would run its own applets, e.g. a
 # netns-less "ip", even when iproute2's is first in PATH), kexec-tools' kexec and
 # iproute2's ip, with their loader and libraries.
-for exe in dash kexec ip; do
+for exe in dash kexec ip nft; do
 	real=$(PATH=$PATH:/usr/sbin:/sbin command -v "$exe") || die "$exe not installed"
 	cp "$real" "$root/bin/$exe"
 	for lib in $(ldd "$real" | grep -o '/[^ ]*'); do

@@ -39,6 +39,8 @@ dut_rc=0
 if [ "$peer" != - ]; then
 	sleep 1	# the listening side must exist before the peer connects
 	qemu_args peer "$peer" connect 512M 1 "$res/peer.console" "$res/peer.ktap" 52:54:00:12:34:02
+	# A packet capture of the peer's link, both directions: what really crossed it.
+	QARGS+=(-object "filter-dump,id=cap0,netdev=n0,file=$res/peer.pcap")
 	timeout "$limit" qemu-system-x86_64 "${QARGS[@]}" &
 	peer_pid=$!
 	first=

@@ -1,0 +1,118 @@
+#!/bin/sh
+# The DUT side of the live-update demo (make demo), a staged test like the kselftests:
+#   demo_dut.sh -s 1   run the server, let the peer (lu_stream peer) stream to it, then
+#                      have the agent freeze it and save its connection into a LUO
+#                      session; ask for a kexec with liveupdate_tcp_rst_suppress=on
+#   demo_dut.sh -s 2   in the new kernel, after luonet.demo_delay seconds (default 4:
+#                      the rest of userspace booting), have the agent restore the
+#                      connection, finish the session and start the server on it
+# Marks go to the peer (lu_stream mark), which timestamps them on its own clock; times
+# in them are this kernel's uptime.
+set -u
+if [ $# -ne 2 ] || [ "$1" != -s ] || { [ "$2" != 1 ] && [ "$2" != 2 ]; }; then
+	echo "usage: demo_dut.sh -s 1|2" >&2
+	exit 2
+fi
+stage=$2
+session=demo
+up() { cut -d' ' -f1 /proc/uptime; }
+mark() { /tests/lu_stream mark "$@" || echo "# could not send mark: $*"; }
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^luonet\.$1=//p" | tail -n 1; }
+# wait_for FILE REGEX SECONDS
+wait_for() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -le $(($3 * 10)) ] || return 1
+		sleep 0.1
+	done
+}
+# field NAME FILE: value of NAME=... in the agent's "# agent:" lines
+field() { sed -n "s/^# agent: $1 .*uptime=\([0-9.]*\).*/\1/p" "$2" | tail -n 1; }
+counter() {	# counter FILE GROUP NAME (/proc/net/netstat and snmp layout)
+	awk -v g="$2:" -v n="$3" '$1 == g && !k { for (i = 2; i <= NF; i++) if ($i == n) k = i; next }
+		$1 == g && k { print $k; exit }' "$1"
+}
+
+echo "TAP version 13"
+echo "1..3"
+if [ "$stage" = 1 ]; then
+	/tests/lu_stream serve 7030 >/tmp/server.log 2>&1 &
+	srv=$!
+	if ! wait_for /tmp/server.log accepted 180; then
+		echo "not ok 1 the peer did not connect in 180 s"
+		exit 1
+	fi
+	echo "ok 1 the peer connected, streaming"
+	sleep 3
+	if ! /tests/luo_tcp_agent save "$session" "$srv" >/tmp/agent.log 2>&1; then
+		cat /tmp/agent.log
+		echo "not ok 2 the agent could not save the connection"
+		exit 1
+	fi
+	cat /tmp/agent.log
+	echo "ok 2 the agent froze the server and saved its connection in session '$session'"
+	echo "ok 3 ready for the live update"
+	mark "stage1 frozen=$(field frozen /tmp/agent.log) saved=$(field saved /tmp/agent.log) end=$(up)"
+	echo "# kexec-append: liveupdate_tcp_rst_suppress=on"
+	exit 0
+fi
+
+# luonet.demo_filter=1 (make bench): the netfilter alternative to the RST suppressor,
+# installed when this service starts (the NIC is up already), removed after the restore.
+if [ "$(arg demo_filter)" = 1 ]; then
+	echo "luonet: rst filter installing" >/dev/kmsg
+	/tests/rst_filter.sh on || echo "# could not install the RST filter"
+	echo "luonet: rst filter on" >/dev/kmsg
+fi
+boot=$(up)
+window=$(cat /sys/kernel/liveupdate/restore_window 2>/dev/null || echo missing)
+mark "boot uptime=$boot window=$window"
+echo "# userspace at uptime $boot, restore window $window"
+opened=$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] luo: restore window open.*/\1/p' | tail -n 1)
+delay=$(arg demo_delay)
+sleep "${delay:-4}"
+
+/tests/luo_tcp_agent restore "$session" -- /tests/lu_stream serve-fds >/tmp/server.log 2>&1 &
+agent=$!
+if ! wait_for /tmp/server.log '^# agent: finished' 60; then
+	cat /tmp/server.log
+	echo "not ok 1 the agent did not restore the connection"
+	mark "report failed boot=$boot"
+	exit 1
+fi
+if [ "$(arg demo_filter)" = 1 ] || [ "$(arg early_filter)" = 1 ]; then
+	/tests/rst_filter.sh off || echo "# could not remove the RST filter"
+	echo "luonet: rst filter off" >/dev/kmsg
+fi
+# dmesg_at TEXT: kernel log time of the last line with TEXT
+dmesg_at() { dmesg | sed -n "s/^\[ *\([0-9.]*\)\] $1.*/\1/p" | tail -n 1; }
+filter="link_up=$(dmesg_at 'luonet: eth0 up') filter_on=$(dmesg_at 'luonet: rst filter on')"
+filter="$filter filter_off=$(dmesg_at 'luonet: rst filter off')"
+filter="$filter filter_installing=$(dmesg_at 'luonet: rst filter installing')"
+restored=$(field restored /tmp/server.log)
+finished=$(field finished /tmp/server.log)
+echo "ok 1 the agent restored the connection and finished the session"
+closed=$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] luo: restore window closed: \(.*\)/\1 \2/p' | tail -n 1)
+window=$(cat /sys/kernel/liveupdate/restore_window)
+suppressed=$(counter /proc/net/netstat TcpExt TCPLiveUpdateRstSuppressed)
+rsts=$(counter /proc/net/snmp Tcp OutRsts)
+echo "# restore window: opened at ${opened:-?}, now $window (${closed:-no log line})"
+echo "# TCPLiveUpdateRstSuppressed $suppressed, OutRsts $rsts"
+mark "report boot=$boot opened=${opened:-?} restored=$restored finished=$finished" \
+	"window=$window closed_at=${closed%% *} suppressed=${suppressed:-?} outrsts=${rsts:-?}" \
+	"$filter" \
+	"close_log=${closed#* }"
+not=''
+[ "$window" = finished ] || not='not '
+echo "${not}ok 2 restore window closed when the session was finished ($window)"
+rc=0
+wait "$agent" || rc=$?
+cat /tmp/server.log
+if [ "$rc" -eq 0 ]; then
+	echo "ok 3 the restored server echoed the stream to the peer's EOF"
+else
+	not='not '
+	echo "not ok 3 the restored server failed (exit $rc), see its log above"
+fi
+[ -z "$not" ]

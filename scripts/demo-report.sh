@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Report on one run of the live-update demo (the "demo" tests of tests.list): reads the
+# peer's output (lu_stream peer: its stream accounting and the DUT's marks, all on the
+# peer's clock) and the capture of the peer's link (QEMU filter-dump, read with
+# tcpdump), writes RESULT_DIR/report.txt and RESULT_DIR/timeline.png, and prints the
+# report. With --summary, prints one line instead:
+#   STALL KEXEC RESTORE PEER_RTO RSTS LOST DUP kept|FAILED met|NOT-met
+# (seconds, counts; met: stall <= kexec + restore + the peer's RTO at the restore).
+# Usage: demo-report.sh [--summary] RESULT_DIR [TITLE]
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+summary=
+if [ "${1:-}" = --summary ]; then summary=1; shift; fi
+res=$(realpath "$1") title=${2:-$(basename "$1")}
+[ -s "$res/peer-stage.ktap" ] || die "no peer output in $res (did the demo run?)"
+[ -s "$res/peer.pcap" ] || die "no packet capture in $res"
+
+# Every TCP segment on the peer's link: time, source, destination, flags, seq, length.
+tcpdump -r "$res/peer.pcap" -nn -tt -S 'tcp' 2>/dev/null >"$res/peer.pcap.txt"
+
+python3 - "$res" "$title" "${summary:-}" <<'PY'
+import re, sys
+
+res, title, summary = sys.argv[1], sys.argv[2], sys.argv[3]
+DUT, PEER, PORT = "192.0.2.1", "192.0.2.2", 7030
+
+d, marks, ktap = [], {}, []
+reset = stall = gap = records = connected = rto_max = None
+for line in open(f"{res}/peer-stage.ktap"):
+    line = line.rstrip("\n")
+    if line.startswith("# d "):
+        t, sent, echoed = line.split()[2:5]
+        d.append((float(t), int(sent), int(echoed)))
+    elif line.startswith("# mark "):
+        _, _, t, name, *rest = line.split(" ", 4) + [""]
+        text = rest[0] if rest else ""
+        kv = dict(re.findall(r"(\w+)=(\S*)", text.split(" close_log=")[0]))
+        if "close_log=" in text:
+            kv["close_log"] = text.split("close_log=", 1)[1]
+        kv["at"] = float(t)
+        marks[name] = kv
+    elif line.startswith("# reset "):
+        reset = (float(line.split()[2]), line.split(" ", 3)[3])
+    elif line.startswith("# stall "):
+        stall = tuple(map(float, line.split()[2:4]))
+    elif line.startswith("# gap "):
+        gap = tuple(map(float, line.split()[2:4]))
+    elif line.startswith("# rto_max_ms "):
+        rto_max = int(line.split()[2])
+    elif line.startswith("# records "):
+        records = line[2:]
+    elif line.startswith("# connected "):
+        connected = float(line.split()[2])
+    elif re.match(r"(not )?ok \d", line):
+        ktap.append(line)
+
+# The capture: find the stream's connection, align its clock with the peer's
+# (t=0 is the SYN-ACK that completed connect()), collect RSTs and retransmissions.
+seg = re.compile(r"^(\d+\.\d+) IP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([^\]]*)\](?:, seq (\d+)(?::(\d+))?)?.*length (\d+)")
+pkts = []
+for line in open(f"{res}/peer.pcap.txt"):
+    m = seg.match(line)
+    if m:
+        t, src, sp, dst, dp, flags, s0, s1, ln = m.groups()
+        pkts.append((float(t), src, int(sp), dst, int(dp), flags, int(s0 or 0), int(ln)))
+synack = [p for p in pkts if p[1] == DUT and p[2] == PORT and p[5] == "S."]
+if not synack:
+    sys.exit(f"no SYN-ACK from {DUT}:{PORT} in the capture of {res}")
+t0, pport = synack[-1][0], synack[-1][4]
+flow = lambda p: {p[2], p[4]} == {PORT, pport}
+# RSTs while the connection was open (before the first FIN of either side), and after.
+fin = min([p[0] for p in pkts if flow(p) and "F" in p[5]] + [float("inf")])
+rsts = [(p[0] - t0, p) for p in pkts if flow(p) and p[1] == DUT and "R" in p[5] and p[0] < fin]
+late_rsts = [p for p in pkts if flow(p) and p[1] == DUT and "R" in p[5] and p[0] >= fin]
+other_rsts = [p for p in pkts if "R" in p[5] and p[0] >= t0 and not flow(p)]
+seen, rexmit = set(), []
+for p in pkts:
+    if flow(p) and p[1] == PEER and p[7] > 0:
+        if p[6] in seen:
+            rexmit.append(p[0] - t0)
+        seen.add(p[6])
+
+def at(name, key, base="boot"):
+    """DUT uptime KEY of mark NAME on the peer clock, via mark BASE's offset."""
+    try:
+        b = marks[base]
+        ref = float(b["uptime"] if base == "boot" else b["end"])
+        return b["at"] - ref + float(marks[name][key])
+    except (KeyError, ValueError):
+        return None
+
+ev = {}
+ev["frozen"] = at("stage1", "frozen", "stage1")
+ev["kexec"] = marks.get("stage1", {}).get("at")
+if "boot" in marks:
+    ev["new kernel"] = marks["boot"]["at"] - float(marks["boot"]["uptime"])
+    ev["userspace"] = marks["boot"]["at"]
+ev["window open"] = at("report", "opened")
+ev["restored"] = at("report", "restored")
+ev["window closed"] = at("report", "finished")
+ev = {k: v for k, v in ev.items() if v is not None}
+rep = marks.get("report", {})
+
+def f(x, unit=" s"):
+    return "?" if x is None else f"{x:.2f}{unit}"
+
+kexec = ev["userspace"] - ev["kexec"] if "userspace" in ev and "kexec" in ev else None
+restore = ev["restored"] - ev["userspace"] if "restored" in ev and "userspace" in ev else None
+stall_s = stall[1] - stall[0] if stall else None
+kept = reset is None and all(l.startswith("ok") for l in ktap)
+m = re.search(r"sent (\d+), echoed (\d+), lost (\d+), duplicated or reordered (\d+), corrupt (\d+)", records or "")
+sent, echoed, lost, dup, bad = map(int, m.groups()) if m else (None,) * 5
+
+# Retransmissions of the peer inside the stall, and the backoff interval that ended it.
+inside = [t for t in rexmit if stall and stall[0] < t <= stall[1] + 0.01]
+# The peer's RTO when the socket came back: from its last retransmission before the
+# restore to its first one after (the one that found the restored socket).
+after = [t for t in rexmit if "restored" in ev and t > ev["restored"]]
+before = [t for t in rexmit if "restored" in ev and t <= ev["restored"]]
+rto = after[0] - before[-1] if after and before else None
+if summary:
+    met = (kept and stall_s is not None and kexec and restore and rto
+           and stall_s <= kexec + restore + rto)
+    print(f"{f(stall_s, '')} {f(kexec, '')} {f(restore, '')} {f(rto, '')} {len(rsts)} "
+          f"{'?' if lost is None else lost} {'?' if dup is None else dup} "
+          f"{'kept' if kept else 'FAILED'} {'met' if met else 'NOT-met'}")
+    sys.exit(0)
+out = []
+w = out.append
+w(f"== {title}: suppressor {'on' if 'liveupdate_tcp_rst_suppress' in open(res + '/dut.console').read().split('LUONET KEXEC')[-1][:400] else 'off'}")
+w(f"connection       {PEER}:{pport} -> {DUT}:{PORT}, 64-byte records every 10 ms, echoed back")
+if kept:
+    w("result           connection KEPT across the kexec")
+else:
+    w(f"result           connection FAILED: {reset[1] if reset else 'see the KTAP below'}"
+      + (f" at {reset[0]:.2f} s" if reset else ""))
+    if rsts:
+        t = rsts[0][0]
+        prior = [x for x in rexmit if x <= t]
+        why = [f"the first RST came at {t:.2f} s"]
+        if prior:
+            why.append(f"answering the peer's retransmission at {prior[-1]:.2f} s")
+        if "userspace" in ev and "restored" in ev:
+            why.append(f"{t - ev['new kernel']:.2f} s after the new kernel started, "
+                       f"{ev['restored'] - t:.2f} s before the socket was restored")
+        w("                 " + ", ".join(why))
+w(f"RST at the peer  {len(rsts)} in the packet capture while the connection was open"
+  + (": at " + ", ".join(f"{t:.2f} s" for t, _ in rsts) if rsts else "")
+  + (f"; {len(late_rsts)} after both sides sent FIN (a duplicate ACK for the closed socket)"
+     if late_rsts else "")
+  + (f"; {len(other_rsts)} for other flows" if other_rsts else ""))
+if m:
+    w(f"records          sent {sent}, echoed {echoed}; lost {lost}, duplicated/reordered {dup}, corrupt {bad}"
+      f" ({lost * 64} bytes lost, {dup * 64} duplicated)"
+      + ("" if kept else f"; {sent - echoed} records ({(sent - echoed) * 64} bytes) never came back"))
+w(f"kexec time       {f(kexec)} (stage 1 end at {f(ev.get('kexec'))} -> stage 2 userspace at {f(ev.get('userspace'))})")
+w(f"restore time     {f(restore)} (stage 2 userspace -> socket restored, incl. the demo's "
+  f"'rest of userspace boots' delay)")
+if "window open" in ev and "window closed" in ev:
+    w(f"restore window   {ev['window closed'] - ev['window open']:.2f} s, opened at boot "
+      f"({f(ev['window open'])}), closed: {rep.get('close_log', '?')} -> state {rep.get('window', '?')}")
+else:
+    w(f"restore window   state {rep.get('window', '?')}, {rep.get('close_log', 'no close logged')}")
+w(f"suppressor       TCPLiveUpdateRstSuppressed {rep.get('suppressed', '?')}, Tcp OutRsts {rep.get('outrsts', '?')} (DUT, new kernel)")
+if not kept:
+    stall_s = None
+    w("stall            n/a: the connection did not survive")
+if stall_s is not None:
+    w(f"stall            {stall_s:.2f} s: the longest a record took to come back "
+      f"(sent at {stall[0]:.2f} s, echoed at {stall[1]:.2f} s)"
+      + (f"; longest time without any echo {gap[1] - gap[0]:.2f} s" if gap else ""))
+if kexec and restore and stall_s is not None:
+    w(f"                 stall / (kexec + restore) = {stall_s / (kexec + restore):.2f}")
+    if rto:
+        lim = kexec + restore + rto
+        w(f"                 target stall <= kexec + restore + one peer RTO ({rto:.2f} s) = {lim:.2f} s: "
+          + ("met" if stall_s <= lim else "NOT met"))
+if inside:
+    w("peer retransmits " + ", ".join(f"{t:.2f}" for t in inside) + " s (exponential backoff"
+      + (f", capped at {rto_max} ms by TCP_RTO_MAX_MS" if rto_max else "")
+      + (f"; the one at {after[0]:.2f} s was the first after the restore)" if after else ")"))
+w("timeline (s)     " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ev.items(), key=lambda kv: kv[1])))
+w("peer checks      " + "; ".join(ktap))
+open(f"{res}/report.txt", "w").write("\n".join(out) + "\n")
+print("\n".join(out))
+
+with open(f"{res}/timeline.dat", "w") as fh:
+    for t, s, e in d:
+        fh.write(f"{t} {s / 1024:.3f} {e / 1024:.3f}\n")
+ymax = max([max(s, e) for _, s, e in d] + [1]) / 1024 * 1.15
+with open(f"{res}/timeline.gp", "w") as g:
+    g.write(f"""set terminal pngcairo size 1100,500 font ',10'
+set output '{res}/timeline.png'
+set title "{title}: {'connection kept' if kept else 'connection reset'}" noenhanced
+set xlabel 'time since the connection was established (s)'
+set ylabel 'KiB at the peer'
+set key bottom right
+set grid
+set yrange [0:{ymax:.1f}]
+set xrange [0:*]
+""")
+    colors = {"frozen": "#888888", "kexec": "#cc0000", "new kernel": "#cc6600",
+              "window open": "#0066cc", "userspace": "#996600", "restored": "#009900",
+              "window closed": "#6600cc"}
+    for i, (k, v) in enumerate(sorted(ev.items(), key=lambda kv: kv[1])):
+        g.write(f"set arrow from {v},0 to {v},{ymax:.1f} nohead lc rgb '{colors.get(k, '#000000')}' dt 2\n")
+        g.write(f"set label '{k}' at {v},{ymax * (0.96 - 0.05 * (i % 6)):.1f} left offset 0.3,0 "
+                f"tc rgb '{colors.get(k, '#000000')}'\n")
+    for t, _ in rsts:
+        g.write(f"set arrow from {t},0 to {t},{ymax:.1f} nohead lc rgb 'red' lw 2\n")
+        g.write(f"set label 'RST' at {t},{ymax * 0.5:.1f} right offset -0.3,0 tc rgb 'red'\n")
+    with open(f"{res}/rexmit.dat", "w") as fh:
+        fh.write("".join(f"{t} 0\n" for t in rexmit) or "-1 -1\n")
+    g.write(f"plot '{res}/timeline.dat' using 1:3 with lines lw 2 title 'echoed back to the peer', "
+            f"'' using 1:2 with lines dt 3 title 'sent by the peer', "
+            f"'{res}/rexmit.dat' using 1:2 with points pt 9 ps 1.5 lc rgb '#cc0000' "
+            f"title 'peer retransmission (capture)'\n")
+PY
+[ -n "$summary" ] || gnuplot "$res/timeline.gp" || die "gnuplot failed"
+[ -n "$summary" ] || echo "picture: $res/timeline.png"
