@@ -1,8 +1,9 @@
 # luo-net: thin entry points; the work is done by scripts/.
-.PHONY: all check test demo bench tree export build clean help
+.PHONY: all check test demo demo-criu bench tree export build clean help
 
 help:
 	@echo "make demo          build what is missing, run the live-update demo"
+	@echo "make demo-criu     CRIU checkpoints an iperf3 server, restores it across the live update (CRIU=PATH: another criu)"
 	@echo "make check         the whole suite (static checks, per-patch builds, guest tests, negative controls)"
 	@echo "make test T=NAME   one test from tests.list, on the series' kernel"
 	@echo "make bench         established-path cost, series vs base kernel (non-debug builds)"
@@ -19,6 +20,9 @@ test:
 
 demo:
 	bash scripts/demo.sh
+
+demo-criu:
+	CRIU=$(CRIU) CRIU_OPTS='$(CRIU_OPTS)' bash scripts/demo-criu.sh
 
 bench:
 	bash scripts/bench.sh

@@ -1,0 +1,163 @@
+#!/bin/sh
+# The DUT side of make demo-criu (issue 6): CRIU checkpoints a running iperf3 server
+# and restores it across a kexec live update, its images carried in a memfd preserved
+# in a LUO session. A staged test like the kselftests:
+#   criu_dut.sh -s 1   log "criu --version" and "criu check"; start "iperf3 -s" with a
+#                      high PID; once the peer's client (criu_peer.sh) is connected,
+#                      "criu dump --tcp-established" it, tar the images into a memfd
+#                      preserved in LUO session "criu" (criu_images save), and ask for
+#                      a kexec with liveupdate_tcp_rst_suppress=on
+#   criu_dut.sh -s 2   in the new kernel, retrieve the archive (criu_images restore),
+#                      unpack it, "criu restore --tcp-established -d", then finish the
+#                      session (the restore window closes)
+# Every CRIU command is logged as "# criu-cmd: ...", its output as "# | ..." and its
+# exit status as "# criu-rc: N" (scripts/demo-criu.sh builds its report from them).
+# CRIU's network lock: the dump (default method, iptables) inserts DROP rules for each
+# connection and leaves them in place; they protect the connection in the old kernel
+# until the kexec, which wipes them. In the new kernel nothing replaces them until the
+# restore: that is the RST suppressor's job. The restore's unlock ("iptables -D") then
+# fails harmlessly ("Iptables configuration failed") and CRIU carries on.
+set -u
+if [ $# -ne 2 ] || [ "$1" != -s ] || { [ "$2" != 1 ] && [ "$2" != 2 ]; }; then
+	echo "usage: criu_dut.sh -s 1|2" >&2
+	exit 2
+fi
+stage=$2
+session=criu
+img=/tmp/criu-img
+port=5201
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^luonet\.$1=//p" | tail -n 1; }
+# luonet.criu_opts=OPT[,OPT...]: more options for criu dump and restore
+# (make demo-criu CRIU_OPTS='...')
+criu_opts=$(arg criu_opts | tr ',' ' ')
+up() { cut -d' ' -f1 /proc/uptime; }
+# run CMD...: run a command; its command line, output and exit status go to
+# /tmp/run.ktap (printed by the caller after its TAP line, so that a stage's first
+# failure line is the TAP verdict, not CRIU's output)
+run() {
+	"$@" >/tmp/cmd.out 2>&1
+	rc=$?
+	{
+		echo "# criu-cmd: $*"
+		sed 's/^/# | /' /tmp/cmd.out
+		echo "# criu-rc: $rc"
+	} >/tmp/run.ktap
+	return "$rc"
+}
+# log_of FILE: CRIU's errors and warnings from a -o log, then its last lines
+log_of() {
+	[ -f "$1" ] || { echo "# (no log $1)"; return; }
+	echo "# criu-log: $1, errors and warnings:"
+	grep -E '(Error|Warn) \(' "$1" | sed 's/^/# | /'
+	echo "# criu-log: $1, last 25 lines:"
+	tail -n 25 "$1" | sed 's/^/# | /'
+}
+# established: TCP connections in state ESTABLISHED on the iperf3 port
+established() {
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v p="$(printf ':%04X' "$port")" '$4 == "01" && substr($2, length($2) - 4) == p' |
+		wc -l
+}
+counter() {	# counter FILE GROUP NAME (/proc/net/netstat and snmp layout)
+	awk -v g="$2:" -v n="$3" '$1 == g && !k { for (i = 2; i <= NF; i++) if ($i == n) k = i; next }
+		$1 == g && k { print $k; exit }' "$1"
+}
+# criu check needs devpts (check_tty)
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null
+
+echo "TAP version 13"
+if [ "$stage" = 1 ]; then
+	echo "1..4"
+	run criu --version
+	cat /tmp/run.ktap
+	# Informational (the dump below is the test): its output is printed at the end of
+	# this stage, whatever the outcome.
+	run criu check
+	mv /tmp/run.ktap /tmp/check.ktap
+	trap 'cat /tmp/check.ktap' EXIT
+	echo "# criu check: exit $rc (output at the end of this stage)"
+	echo "# vDSO mappings of a process: $(grep -oE '\[(vdso|vvar[a-z_]*)\]' /proc/self/maps | paste -sd' ')"
+
+	echo 20000 >/proc/sys/kernel/ns_last_pid	# a PID that is free after the kexec
+	setsid iperf3 -s -p "$port" </dev/null >/dev/null 2>&1 &
+	i=0
+	srv=''
+	while [ -z "$srv" ] && [ "$i" -lt 50 ]; do
+		srv=$(pidof iperf3)
+		i=$((i + 1))
+		sleep 0.1
+	done
+	echo "# iperf3 server pid ${srv:-none} uptime=$(up)"
+	i=0
+	while [ "$(established)" -lt 2 ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 1800 ]; then
+			echo "not ok 1 the peer's iperf3 client did not connect in 180 s"
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "ok 1 the peer's iperf3 client is connected (control and data connection)"
+	sleep 3
+	echo "# dump at uptime=$(up)"
+	mkdir -p "$img"
+	# shellcheck disable=SC2086 # a list of options
+	if ! run criu dump -t "$srv" -D "$img" --tcp-established -v4 -o dump.log $criu_opts; then
+		echo "not ok 2 criu dump of the iperf3 server failed (exit $rc)"
+		cat /tmp/run.ktap
+		log_of "$img/dump.log"
+		kill "$srv" 2>/dev/null	# the peer's client fails at once instead of stalling
+		echo "# the iperf3 server was stopped: the peer's client ends now"
+		exit 1
+	fi
+	cat /tmp/run.ktap
+	log_of "$img/dump.log"
+	grep 'Running iptables' "$img/dump.log" | sed 's/^/# lock rule: /'
+	echo "ok 2 criu dump of the iperf3 server (pid $srv) at uptime=$(up)"
+	if ! tar -C "$img" -cf /tmp/criu-img.tar . ||
+		! /tests/criu_images save "$session" </tmp/criu-img.tar; then
+		echo "not ok 3 the images could not be preserved in LUO session '$session'"
+		exit 1
+	fi
+	echo "ok 3 images ($(wc -c </tmp/criu-img.tar) bytes of tar) preserved in LUO session '$session'"
+	echo "ok 4 ready for the live update"
+	echo "# kexec-append: liveupdate_tcp_rst_suppress=on"
+	exit 0
+fi
+
+echo "1..3"
+boot=$(up)
+window=$(cat /sys/kernel/liveupdate/restore_window 2>/dev/null || echo missing)
+echo "# userspace at uptime $boot, restore window $window"
+run criu --version
+cat /tmp/run.ktap
+# The restore runs under criu_images, which finishes the session when it is done.
+# shellcheck disable=SC2016,SC2086 # expanded by the inner sh; a list of options
+run /tests/criu_images restore "$session" /tmp/criu-img.tar -- sh -c \
+	'd=$1 && shift && mkdir -p "$d" && tar -C "$d" -xf /tmp/criu-img.tar &&
+	criu restore -D "$d" --tcp-established -d -v4 -o restore.log "$@"' sh "$img" $criu_opts
+restored=$rc
+if [ "$restored" -ne 0 ]; then
+	echo "not ok 1 criu restore of the iperf3 server failed (exit $restored)"
+	cat /tmp/run.ktap
+	log_of "$img/restore.log"
+	exit 1
+fi
+cat /tmp/run.ktap
+log_of "$img/restore.log"
+echo "ok 1 criu restored the iperf3 server (pid $(pidof iperf3)) at uptime=$(up)"
+window=$(cat /sys/kernel/liveupdate/restore_window)
+closed=$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] luo: restore window closed: \(.*\)/\1 \2/p' | tail -n 1)
+echo "# restore window: now $window (${closed:-no log line})"
+echo "# TCPLiveUpdateRstSuppressed $(counter /proc/net/netstat TcpExt TCPLiveUpdateRstSuppressed)," \
+	"OutRsts $(counter /proc/net/snmp Tcp OutRsts)"
+not=''
+[ "$window" = finished ] || not='not '
+echo "${not}ok 2 restore window closed when the session was finished ($window)"
+if [ -n "$(pidof iperf3)" ]; then
+	echo "ok 3 the restored iperf3 server is running"
+else
+	not='not '
+	echo "not ok 3 the restored iperf3 server is gone"
+fi
+[ -z "$not" ]
