@@ -5,7 +5,10 @@
 # guest/tcpbench between two namespaces joined by veth: bulk throughput and 1-byte
 # request/response rate. Guests run with -icount, so guest time counts executed
 # instructions and host noise does not enter the numbers. Prints mean, spread and the
-# series/base ratio, then compares the disassembly of tcp_rcv_established().
+# series/base ratio, then compares the disassembly of tcp_rcv_established(). Then the
+# no-socket path cost under an ACK flood (bench-flood.sh) and the race comparison:
+# RSTs that escape a live update with no protection, an nft rule, or the suppressor
+# (bench-race.sh, on the test kernel).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -79,3 +82,6 @@ PY
 echo
 "$TOP/scripts/fastpath-diff.sh" "$bench/kernel-base/vmlinux" "$bench/kernel-series/vmlinux"
 "$TOP/scripts/bench-flood.sh"
+echo
+echo "== race: RSTs that escape during a live update, by protection"
+"$TOP/scripts/bench-race.sh"
