@@ -22,8 +22,9 @@
  * every mark, "# reset T ERRNO" when the connection fails, "# stall T0 T1" for
  * the record that took longest to come back (sent at T0, echoed at T1) and
  * "# gap T0 T1" for the longest time without any echo. With
- * luonet.rto_max_ms=N on its kernel command line, the peer caps its
- * retransmission backoff with TCP_RTO_MAX_MS; with luonet.canary=1 it also
+ * luonet.rto_max_ms=N on its kernel command line (or LU_STREAM_RTO_MAX_MS=N in
+ * its environment), the peer caps its retransmission backoff with
+ * TCP_RTO_MAX_MS; with luonet.canary=1 it also
  * sends the canary (see canary_open()).
  */
 #include <arpa/inet.h>
@@ -467,7 +468,8 @@ static int peer(const char *addr)
 	}
 	p.t0 = now();
 	printf("# connected %.6f\n", p.t0);
-	r = cmdline_int("rto_max_ms");
+	r = getenv("LU_STREAM_RTO_MAX_MS") ? atoi(getenv("LU_STREAM_RTO_MAX_MS")) :
+					      cmdline_int("rto_max_ms");
 	if (r) {
 		if (setsockopt(p.fd, IPPROTO_TCP, TCP_RTO_MAX_MS, &r, sizeof(r))) {
 			printf("Bail out! TCP_RTO_MAX_MS %d: %s\n", r, strerror(errno));

@@ -21,13 +21,14 @@ run_variants() {
 	"$TOP/scripts/initramfs.sh" "$BUILD/out/series/bzImage" "$BUILD/tests/bin" "$BUILD/out/series/initramfs.cpio"
 	rm -rf "$out" && mkdir -p "$out"
 
-	# variant: test from tests.list (demo_off drops the suppressor from the kexec) and
-	# extra kernel command line
+	# variant: test from tests.list (demo_off drops the suppressor from the kexec; its
+	# peer caps its RTO at 1 s, and so does the suppressor's, so that the stream's
+	# retransmissions probe the gap every second in all four) and extra command line
 	variants=(
 		"none|demo_off|luonet.canary=1"
 		"nft-service|demo_off|luonet.canary=1 luonet.demo_filter=1"
 		"nft-initramfs|demo_off|luonet.canary=1 luonet.early_filter=1"
-		"suppressor|demo|luonet.canary=1"
+		"suppressor|demo|luonet.canary=1 luonet.rto_max_ms=1000"
 	)
 	for v in "${variants[@]}"; do
 		IFS='|' read -r name test cmdline <<<"$v"
@@ -116,10 +117,10 @@ unprotected: canary RSTs x 10 ms, i.e. how long an unrestored connection would h
 NIC up->restore: how long the new kernel had the NIC up before the socket was restored
 filter install: how long nft took (and when the rule was in place relative to NIC up)
 suppressed:  TCPLiveUpdateRstSuppressed in the new kernel (the canary's drops included)""")
-print(f"The nft variants also need netfilter in the kernel, {nft_kb} KiB of nft and its libraries "
-      "in the initramfs, and someone to remove the rule after the restore (rst_filter.sh off): "
-      "until then it drops every RST the machine sends, for any flow, and it stays forever if "
-      "the agent dies.")
+print(f"The nft variants also need netfilter in the kernel, {nft_kb} KiB of nft and its\n"
+      "libraries in the initramfs, and someone to remove the rule after the restore\n"
+      "(rst_filter.sh off): until then it drops every RST the machine sends, for any flow,\n"
+      "and it stays forever if the agent dies.")
 if bad:
     sys.exit("race: no usable report from " + ", ".join(bad) + "; see " + out)
 PY
