@@ -4,7 +4,7 @@
 # peer's clock) and the capture of the peer's link (QEMU filter-dump, read with
 # tcpdump), writes RESULT_DIR/report.txt and RESULT_DIR/timeline.png, and prints the
 # report. With --summary, prints one line instead:
-#   STALL KEXEC RESTORE PEER_RTO RSTS LOST DUP kept|FAILED met|NOT-met DUMP
+#   STALL KEXEC RESTORE PEER_RTO RSTS LOST DUP kept|FAILED met|NOT-met DUMP SUPPRESSED
 # (seconds, counts; met: stall <= dump + kexec + restore + the peer's RTO at the restore).
 # Usage: demo-report.sh [--summary] RESULT_DIR [TITLE]
 set -euo pipefail
@@ -127,7 +127,8 @@ if summary:
            and stall_s <= dump + kexec + restore + rto)
     print(f"{f(stall_s, '')} {f(kexec, '')} {f(restore, '')} {f(rto, '')} {len(rsts)} "
           f"{'?' if lost is None else lost} {'?' if dup is None else dup} "
-          f"{'kept' if kept else 'FAILED'} {'met' if met else 'NOT-met'} {dump:.2f}")
+          f"{'kept' if kept else 'FAILED'} {'met' if met else 'NOT-met'} {dump:.2f} "
+          f"{rep.get('suppressed', '?') or '?'}")
     sys.exit(0)
 out = []
 w = out.append
