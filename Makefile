@@ -22,7 +22,7 @@ demo:
 	bash scripts/demo.sh
 
 demo-criu:
-	CRIU=$(CRIU) CRIU_OPTS='$(CRIU_OPTS)' bash scripts/demo-criu.sh
+	CRIU=$(CRIU) CRIU_OPTS='$(CRIU_OPTS)' KERNEL_IMAGE=$(KERNEL_IMAGE) bash scripts/demo-criu.sh
 
 bench:
 	bash scripts/bench.sh

@@ -7,7 +7,8 @@
 #                      "criu dump --tcp-established" it, tar the images into a memfd
 #                      preserved in LUO session "criu" (criu_images save), and ask for
 #                      a kexec with liveupdate_tcp_rst_suppress=on
-#   criu_dut.sh -s 2   in the new kernel, retrieve the archive (criu_images restore),
+#   criu_dut.sh -s 2   in the new kernel, after luonet.criu_delay seconds (default 4),
+#                      retrieve the archive (criu_images restore),
 #                      unpack it, "criu restore --tcp-established -d", then finish the
 #                      session (the restore window closes)
 # Every CRIU command is logged as "# criu-cmd: ...", its output as "# | ..." and its
@@ -131,6 +132,11 @@ window=$(cat /sys/kernel/liveupdate/restore_window 2>/dev/null || echo missing)
 echo "# userspace at uptime $boot, restore window $window"
 run criu --version
 cat /tmp/run.ktap
+# luonet.criu_delay (default 4 s, as make demo's luonet.demo_delay): the rest of
+# userspace booting before the restore agent runs.
+delay=$(arg criu_delay)
+sleep "${delay:-4}"
+echo "# restore at uptime=$(up)"
 # The restore runs under criu_images, which finishes the session when it is done.
 # shellcheck disable=SC2016,SC2086 # expanded by the inner sh; a list of options
 run /tests/criu_images restore "$session" /tmp/criu-img.tar -- sh -c \
