@@ -54,7 +54,10 @@ log "building the guest programs into $dir/tests"
 "$TOP/scripts/build-tests.sh" "$KTREE" "$dir/tests" >"$dir/build-tests.log" 2>&1 ||
 	{ tail -n 30 "$dir/build-tests.log" >&2; die "building the guest programs failed"; }
 log "initramfs with $criu ($("$criu" --version | sed -n 's/^Version: //p')), iperf3, iptables-nft"
-EXTRA_EXES="$criu iperf3 iptables ip6tables" \
+# The guest runs it as "criu", whatever the file's name here.
+mkdir -p "$dir/bin"
+cp "$criu" "$dir/bin/criu"
+EXTRA_EXES="$dir/bin/criu iperf3 iptables ip6tables" \
 	EXTRA_FILES=/usr/lib/x86_64-linux-gnu/xtables \
 	"$TOP/scripts/initramfs.sh" "$dir/bzImage" "$dir/tests/bin" "$dir/initramfs.cpio"
 
@@ -177,7 +180,8 @@ report() {
 		  treats that as an error: no process with an inet socket can be dumped.
 		fix: CRIU with checkpoint-restore/criu PR #2719 (issue #2718, #2705), not in 4.1.1;
 		  a 4.1.1 with the equivalent 20-line change (treat EOPNOTSUPP as "off")
-		  completed the dump and restore here.
+		  completed the dump and restore in this guest (that change is not part of
+		  this repository).
 		EOF
 	fi
 	return 1
