@@ -75,11 +75,12 @@ fin = min([p[0] for p in pkts if flow(p) and "F" in p[5]] + [float("inf")])
 rsts = [(p[0] - t0, p) for p in pkts if flow(p) and p[1] == DUT and "R" in p[5] and p[0] < fin]
 late_rsts = [p for p in pkts if flow(p) and p[1] == DUT and "R" in p[5] and p[0] >= fin]
 other_rsts = [p for p in pkts if "R" in p[5] and p[0] >= t0 and not flow(p)]
-seen, rexmit = set(), []
+seen, rexmit, rexmit_seq = set(), [], []
 for p in pkts:
     if flow(p) and p[1] == PEER and p[7] > 0:
         if p[6] in seen:
             rexmit.append(p[0] - t0)
+            rexmit_seq.append((p[0] - t0, p[6]))
         seen.add(p[6])
 
 def at(name, key, base="boot"):
@@ -101,6 +102,13 @@ ev["window open"] = at("report", "opened")
 ev["restored"] = at("report", "restored")
 ev["window closed"] = at("report", "finished")
 ev = {k: v for k, v in ev.items() if v is not None}
+# The restore, exactly: the restored socket's first segment (the window probe that
+# TCP_REPAIR_OFF sends) in the capture; the marks' clock is only good to their delay.
+if "frozen" in ev:
+    probe = [p[0] - t0 for p in pkts if flow(p) and p[1] == DUT and "R" not in p[5]
+             and p[0] - t0 > ev.get("new kernel", ev["frozen"])]
+    if probe and "restored" in ev and abs(probe[0] - ev["restored"]) < 1:
+        ev["restored"] = probe[0]
 rep = marks.get("report", {})
 
 def f(x, unit=" s"):
@@ -119,9 +127,12 @@ sent, echoed, lost, dup, bad = map(int, m.groups()) if m else (None,) * 5
 inside = [t for t in rexmit if stall and stall[0] < t <= stall[1] + 0.01]
 # The peer's RTO when the socket came back: from its last retransmission before the
 # restore to its first one after (the one that found the restored socket).
-after = [t for t in rexmit if "restored" in ev and t > ev["restored"]]
-before = [t for t in rexmit if "restored" in ev and t <= ev["restored"]]
-rto = after[0] - before[-1] if after and before else None
+# The retransmissions of the head segment (the first one lost): the last of them
+# in the stall is the one that came back, and the gap before it the peer's RTO.
+head = [sq for t, sq in rexmit_seq if stall and stall[0] < t][:1]
+hts = [t for t, sq in rexmit_seq if head and sq == head[0] and t <= stall[1] + 0.01]
+after = hts[-1:] if kept else []
+rto = hts[-1] - hts[-2] if kept and len(hts) >= 2 else None
 if summary:
     met = (kept and stall_s is not None and kexec and restore and rto
            and stall_s <= dump + kexec + restore + rto)
@@ -186,7 +197,7 @@ if kexec and restore and stall_s is not None:
 if inside:
     w("peer retransmits " + ", ".join(f"{t:.2f}" for t in inside) + " s (exponential backoff"
       + (f", capped at {rto_max} ms by TCP_RTO_MAX_MS" if rto_max else "")
-      + (f"; the one at {after[0]:.2f} s was the first after the restore)" if after else ")"))
+      + (f"; the one at {after[0]:.2f} s came back: the socket was restored)" if after else ")"))
 w("timeline (s)     " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ev.items(), key=lambda kv: kv[1])))
 w("peer checks      " + "; ".join(ktap))
 open(f"{res}/report.txt", "w").write("\n".join(out) + "\n")
