@@ -29,22 +29,12 @@
 
 #include <libliveupdate.h>
 
+#define PROG	"criu_images"
+#define SAY	"images"
+#include "guest_util.h"
+
 #define IMAGES_TOKEN	1
 
-static double uptime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define say(fmt, ...) \
-	fprintf(stderr, "# images: " fmt "\n", ##__VA_ARGS__)
-#define die(fmt, ...) do { \
-	fprintf(stderr, "criu_images: " fmt "\n", ##__VA_ARGS__); \
-	exit(1); \
-} while (0)
 
 /* Copy everything from @in to @out; returns the byte count or -errno. */
 static long long copy_fd(int in, int out)

@@ -38,6 +38,10 @@
 #include <netinet/in.h>
 
 #include <libliveupdate.h>
+
+#define PROG	"luo_tcp_agent"
+#define SAY	"agent"
+#include "guest_util.h"
 #include <luo_tcp.h>
 
 #define AGENT_MAGIC	0x4c554f41	/* "LUOA" */
@@ -55,20 +59,6 @@ struct agent_header {
 	} sock[MAX_SOCKS];
 };
 
-static double uptime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define say(fmt, ...) \
-	fprintf(stderr, "# agent: " fmt "\n", ##__VA_ARGS__)
-#define die(fmt, ...) do { \
-	fprintf(stderr, "luo_tcp_agent: " fmt "\n", ##__VA_ARGS__); \
-	exit(1); \
-} while (0)
 
 static int is_established_tcp(int fd)
 {

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the harness' guest programs. Define PROG (the name errors
+ * start with) and SAY (the tag of progress lines) before including.
+ */
+#ifndef LUO_NET_GUEST_UTIL_H
+#define LUO_NET_GUEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Seconds since boot, as /proc/uptime counts them. */
+static inline double uptime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Progress, on stderr: "# SAY: ...". */
+#define say(fmt, ...) \
+	fprintf(stderr, "# " SAY ": " fmt "\n", ##__VA_ARGS__)
+/* A clear error, on stderr, and exit 1. */
+#define die(fmt, ...) do { \
+	fprintf(stderr, PROG ": " fmt "\n", ##__VA_ARGS__); \
+	exit(1); \
+} while (0)
+
+#endif /* LUO_NET_GUEST_UTIL_H */
