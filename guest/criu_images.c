@@ -86,17 +86,10 @@ static int cmd_save(const char *name)
 	say("saved bytes=%lld session=%s uptime=%.3f", size, name, uptime());
 
 	/* Hold /dev/liveupdate and the session until the kexec. */
-	pid = fork();
+	pid = hold_until_kexec();
 	if (pid < 0)
 		die("save: fork: %s", strerror(errno));
-	if (pid > 0)
-		return 0;
-	setsid();
-	close(STDIN_FILENO);
-	close(STDOUT_FILENO);
-	close(STDERR_FILENO);
-	for (;;)
-		pause();
+	return 0;
 }
 
 static int cmd_restore(const char *name, const char *file, char *argv[])

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Seconds since boot, as /proc/uptime counts them. */
 static inline double uptime(void)
@@ -17,6 +18,25 @@ static inline double uptime(void)
 
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Keep what this process holds (/dev/liveupdate, sessions, sockets) open until
+ * the kexec, in a detached child. Returns the child's pid in the parent, -1
+ * (errno set) if there is none; never returns in the child.
+ */
+static inline pid_t hold_until_kexec(void)
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	setsid();
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	close(STDERR_FILENO);
+	for (;;)
+		pause();
 }
 
 /* Progress, on stderr: "# SAY: ...". */

@@ -192,17 +192,9 @@ static int cmd_save(const char *session_name, pid_t pid)
 	say("saved sockets=%u session=%s uptime=%.3f", hdr->count, session_name, uptime());
 
 	/* Hold /dev/liveupdate, the session and the sockets until the kexec. */
-	n = fork();
-	if (n < 0)
+	if (hold_until_kexec() < 0)
 		save_failed("fork", errno);
-	if (n > 0)
-		return 0;
-	setsid();
-	close(STDIN_FILENO);
-	close(STDOUT_FILENO);
-	close(STDERR_FILENO);
-	for (;;)
-		pause();
+	return 0;
 }
 
 static int cmd_restore(const char *session_name, char *argv[])
