@@ -2,8 +2,8 @@
 # The whole suite (make check): static checks, the series applied and built patch by
 # patch, every test from tests.list in QEMU guests on the series' kernel, and the
 # negative controls (tests marked "fail" in tests.list must fail on the base kernel).
-# T='NAME...' runs only those tests (on the series' kernel). Ends with "N passed, N failed" (skips counted separately) and exits non-zero on any
-# failure.
+# T='NAME...' runs only those tests (on the series' kernel). Ends with "N passed,
+# N failed" (skips counted separately) and exits non-zero on any failure.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
