@@ -42,7 +42,7 @@ if [ "$RUNS" -gt 1 ]; then
 	for i in $(seq 2 "$RUNS"); do
 		[ -n "${REPORT_ONLY:-}" ] ||
 			"$TOP/scripts/run-test.sh" demo "$BUILD/out/series" "$runs/$i" 2>/dev/null || true
-		line=$("$TOP/scripts/demo-report.sh" --summary "$runs/$i" 2>&1) || line="? ? ? ? ? ? ? FAILED NOT-met ? ?"
+		line=$("$TOP/scripts/demo-report.sh" --summary "$runs/$i" 2>&1) || line="? ? ? ? ? ? ? FAILED NOT-met ? ? NOT-met"
 		log "run $i/$RUNS: $line ($(paste -sd';' "$runs/$i/verdict" 2>/dev/null || echo 'no verdict'))"
 		echo "$line" >>"$runs/summary"
 	done
@@ -74,7 +74,9 @@ if ratios:
 print(f"connection kept      {kept}/{n}")
 print(f"0 RST at the peer    {rst0}/{n}")
 print(f"0 bytes lost or dup  {clean}/{n}")
-print(f"stall <= dump + kexec + restore + peer RTO: {met}/{n}")
+literal = sum(r[11] == "met" for r in rows)
+print(f"stream flowing again within one peer RTO (+0.1 s) of the restore: {met}/{n}")
+print(f"stall <= dump + kexec + restore + peer RTO: {literal}/{n}")
 print(f"suppressor exercised (TCPLiveUpdateRstSuppressed > 0): {used}/{n}")
 ok = kept == rst0 == clean == met == used == n
 print("targets:", "met in every run" if ok else "NOT met in every run")
