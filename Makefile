@@ -16,7 +16,7 @@ check:
 
 test:
 	@test -n "$(T)" || { echo "usage: make test T=<name from tests.list>"; exit 2; }
-	T=$(T) bash scripts/check.sh
+	T='$(T)' bash scripts/check.sh
 
 demo:
 	bash scripts/demo.sh
