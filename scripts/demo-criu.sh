@@ -22,8 +22,7 @@
 #
 # KERNEL_IMAGE=PATH: boot this bzImage instead of the series' test kernel (e.g. the
 # series built with an extra config fragment: scripts/kmake.sh with CONFIG_EXTRA).
-# CRIU_OPTS='OPT ...': more options for criu dump and restore in the guest (e.g.
-# --unprivileged, which skips CRIU's cgroup handling on kernels without CONFIG_CGROUPS).
+# CRIU_OPTS='OPT ...': more options for criu dump and restore in the guest.
 #
 # Exit 0 only when the suppressor-on run kept the connection with 0 RST at the peer and
 # the suppressor-off run lost it. When CRIU cannot do its part on this kernel, prints
