@@ -37,14 +37,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/liveupdate.h>
+#include <errno.h>
 
-#define LUO_DEV		"/dev/liveupdate"
+#include <libliveupdate.h>
+
+#define PROG	"ackflood"
+#define SAY	"ackflood"
+#include "guest_util.h"
+
 #define SESSION		"ackflood"
 #define MEMFD_TOKEN	0xf100d
 #define WINDOW_PATH	"/sys/kernel/liveupdate/restore_window"
@@ -252,64 +256,45 @@ static int flood(const char *netns, const char *phase, long n)
 	return 0;
 }
 
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-/* A session with one memfd, held open by a daemon until the kexec. */
+/* A session with one memfd, held open in the background until the kexec. */
 static int hold(void)
 {
-	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
-	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
-	int luo = open(LUO_DEV, O_RDWR);
-	pid_t pid;
+	int luo = luo_open_device(), session, mfd, err;
 
 	if (luo < 0)
-		die("open " LUO_DEV);
-	strcpy((char *)cs.name, SESSION);
-	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs))
-		die("create session " SESSION);
-	pf.fd = memfd_create(SESSION, 0);
-	pf.token = MEMFD_TOKEN;
-	if (pf.fd < 0 || ftruncate(pf.fd, getpagesize()) ||
-	    ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
-		die("preserve a memfd in session " SESSION);
-	close(pf.fd);
-	pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		setsid();
-		close(0);
-		close(1);
-		close(2);
-		for (;;)
-			pause();
-	}
+		die("open %s: %s", LUO_DEVICE, strerror(errno));
+	session = luo_create_session(luo, SESSION);
+	if (session < 0)
+		die("create session %s: %s", SESSION, strerror(-session));
+	mfd = memfd_create(SESSION, 0);
+	if (mfd < 0 || ftruncate(mfd, getpagesize()))
+		die("memfd: %s", strerror(errno));
+	err = luo_session_preserve_fd(session, mfd, MEMFD_TOKEN);
+	if (err)
+		die("preserve a memfd in session %s: %s", SESSION, strerror(-err));
+	close(mfd);
+	if (hold_until_kexec() < 0)
+		die("fork: %s", strerror(errno));
 	return 0;
 }
 
 static int finish(void)
 {
-	struct liveupdate_ioctl_retrieve_session rs = { .size = sizeof(rs) };
-	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf) };
-	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
-	int luo = open(LUO_DEV, O_RDWR);
+	int luo = luo_open_device(), session, mfd, err;
 
 	if (luo < 0)
-		die("open " LUO_DEV);
-	strcpy((char *)rs.name, SESSION);
-	if (ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs))
-		die("retrieve session " SESSION " (was it handed over?)");
-	rf.token = MEMFD_TOKEN;
-	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf))
-		die("retrieve the memfd of session " SESSION);
-	close(rf.fd);
-	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin))
-		die("finish session " SESSION);
-	close(rs.fd);
+		die("open %s: %s", LUO_DEVICE, strerror(errno));
+	session = luo_retrieve_session(luo, SESSION);
+	if (session < 0)
+		die("retrieve session %s (was it handed over?): %s", SESSION, strerror(-session));
+	mfd = luo_session_retrieve_fd(session, MEMFD_TOKEN);
+	if (mfd < 0)
+		die("retrieve the memfd of session %s: %s", SESSION, strerror(-mfd));
+	close(mfd);
+	err = luo_session_finish(session);
+	if (err)
+		die("finish session %s: %s", SESSION, strerror(-err));
+	close(session);
 	close(luo);
 	return 0;
 }
