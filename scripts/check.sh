@@ -3,7 +3,8 @@
 # patch, every test from tests.list in QEMU guests on the series' kernel, and the
 # negative controls (tests marked "fail" in tests.list must fail on the base kernel).
 # T='NAME...' runs only those tests (on the series' kernel). Ends with "N passed,
-# N failed" (skips counted separately) and exits non-zero on any failure.
+# N failed" (skips counted separately) after a per-phase time budget, and exits
+# non-zero on any failure.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -20,14 +21,29 @@ record() {	# record pass|fail|skip NAME [DETAIL]
 	esac
 	log "${summary[-1]}"
 }
+# Where the time goes, by phase (printed at the end).
+declare -A spent=()
+phases=(deps tree static kernel tests guests reports)
+spend() { spent[$1]=$((${spent[$1]:-0} + $2)); }	# spend PHASE SECONDS
+phase_of() {	# phase_of STEP_NAME
+	case $1 in
+	series-applies) echo tree ;;
+	shellcheck|checkpatch-strict) echo static ;;
+	build-each-patch|build-kernel) echo kernel ;;
+	build-tests|initramfs-*) echo tests ;;
+	*) echo reports ;;
+	esac
+}
 step() {	# step NAME CMD...: run a build/check step, record its outcome
-	local name=$1 t0 logf
+	local name=$1 t0 logf rc=0
 	shift
 	t0=$(date +%s)
 	logf=$results/steps/$name.log
 	mkdir -p "$(dirname "$logf")"
 	log "== $name"
-	if "$@" >"$logf" 2>&1; then
+	"$@" >"$logf" 2>&1 || rc=$?
+	spend "$(phase_of "$name")" $(($(date +%s) - t0))
+	if [ $rc -eq 0 ]; then
 		record pass "$name" "$(($(date +%s) - t0)) s"
 	else
 		tail -n 30 "$logf" >&2
@@ -35,10 +51,16 @@ step() {	# step NAME CMD...: run a build/check step, record its outcome
 		return 1
 	fi
 }
+budget() {	# one line: seconds per phase and in all
+	local p line="time budget (s):"
+	for p in "${phases[@]}"; do line+=" $p ${spent[$p]:-0},"; done
+	echo "$line total $(($(date +%s) - t_start))"
+}
 finish() {
 	echo
 	echo "== summary"
 	printf '%s\n' "${summary[@]}"
+	budget
 	echo "results and guest logs: $results"
 	echo "${pass} passed, ${fail} failed, ${skip} skipped"
 	[ "$fail" -eq 0 ]
@@ -47,6 +69,7 @@ finish() {
 
 t_start=$(date +%s)
 "$TOP/scripts/deps.sh"
+spend deps $(($(date +%s) - t_start))
 rm -rf "$results" && mkdir -p "$results"
 
 if [ -z "$only" ]; then
@@ -76,6 +99,7 @@ guest_test() {	# guest_test NAME KERNEL EXPECT: pass, fail or fail:REGEX (see te
 	t0=$(date +%s)
 	"$TOP/scripts/run-test.sh" "$name" "$BUILD/out/$kind" "$res" 2>/dev/null || true
 	secs=$(($(date +%s) - t0))
+	spend guests "$secs"
 	echo "$name $kind $secs" >>"$results/guest-times"
 	if [ ! -s "$res/verdict" ]; then
 		# The harness itself broke: never count that as an expected failure.
@@ -83,6 +107,12 @@ guest_test() {	# guest_test NAME KERNEL EXPECT: pass, fail or fail:REGEX (see te
 		return
 	fi
 	verdict=$(paste -sd';' "$res/verdict")
+	if grep -q '^harness error:' "$res/verdict"; then
+		# The test did not run (e.g. a guest that never booted): never an
+		# expected failure, whatever tests.list expects.
+		record fail "$label" "$verdict [logs: $res]"
+		return
+	fi
 	case $expect in
 	pass)
 		if [ "$verdict" = pass ]; then

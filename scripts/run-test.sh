@@ -73,15 +73,21 @@ awk -v d="$res" '/^LUONET BEGIN stage/ { f = d "/stage" $4 ".ktap"; next }
 [ -z "$peer_pid" ] || sed -n '/^LUONET BEGIN peer/,/^LUONET END peer/p' "$res/peer.ktap" |
 	grep -v '^LUONET' >"$res/peer-stage.ktap" || true
 
+# Verdict lines that start with "harness error:" say the test could not run at all
+# (a guest that did not boot, LUO disabled by the machine): never an expected failure.
 why=()
+last_line() { grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c1-160; }
 [ "$dut_rc" -ne 124 ] || why+=("DUT guest timed out after ${limit}s")
 grep -q 'KHO: Failed to reserve' "$res/dut.console" &&
-	why+=("KHO: Failed to reserve ... scratch buffer: LUO is disabled in this boot")
+	why+=("harness error: KHO: Failed to reserve ... scratch buffer: LUO is disabled in this boot")
+if [ -n "$peer_pid" ] && ! grep -q '^LUONET BEGIN peer' "$res/peer.ktap"; then
+	why+=("harness error: the peer guest did not reach /init; its console ends with: $(last_line "$res/peer.console")")
+fi
 while read -r line; do why+=("DUT: ${line#LUONET }"); done < <(grep '^LUONET ERROR' "$res/dut.ktap" || true)
 for s in $(seq 1 "$stages"); do
 	if ! grep -q "^LUONET BEGIN stage $s " "$res/dut.ktap"; then
 		if [ "$s" -eq 1 ]; then
-			why+=("stage 1 never started: the DUT did not reach /init")
+			why+=("harness error: stage 1 never started: the DUT did not reach /init; its console ends with: $(last_line "$res/dut.console")")
 		else
 			why+=("stage $s never started: waited for the DUT to boot after the kexec from stage $((s - 1))")
 		fi
@@ -92,7 +98,9 @@ for s in $(seq 1 "$stages"); do
 		why+=("stage $s did not finish: waited for the test binary to exit")
 		break
 	elif [ "$rc" != 0 ]; then
-		why+=("stage $s failed (exit $rc): $(grep -m1 -E '^(not ok|Bail out|# .*(FAIL|fail))' "$res/stage$s.ktap" || echo 'see stage'"$s"'.ktap')")
+		# The first failure, then the name of every failed test case.
+		notok=$(sed -nE 's/^not ok [0-9]+ ([^ ]{1,60}).*/\1/p' "$res/stage$s.ktap" | paste -sd, -)
+		why+=("stage $s failed (exit $rc): $(grep -m1 -E '^(not ok|Bail out|# .*(FAIL|fail))' "$res/stage$s.ktap" || echo 'see stage'"$s"'.ktap')${notok:+ [all not ok: $notok]}")
 		break
 	fi
 done
