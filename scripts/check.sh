@@ -140,6 +140,35 @@ while read -r name _ _ _ on_series on_base _; do
 	fi
 done < "$TOP/tests.list"
 [ -z "$only" ] || [ $((pass + fail)) -gt 0 ] || die "no test named '$only' in tests.list"
+
+# Upstream's runner, tools/testing/selftests/liveupdate/vmtest.sh (one guest, nolibc
+# init), on the kernels built above: luo_restore_window passes on the series and
+# fails on the base kernel, where stage 1 finds no restore window.
+vmtest() {	# vmtest KIND pass|fail
+	local kind=$1 expect=$2 ws=$results/vmtest/$1 rc=0 t0 secs label why
+	label="vmtest.sh -T luo_restore_window"
+	[ "$kind" = base ] && label="$label [negative control: base kernel]"
+	rm -rf "$ws" && mkdir -p "$ws"
+	t0=$(date +%s)
+	"$KTREE/tools/testing/selftests/liveupdate/vmtest.sh" -K "$BUILD/out/$kind/bzImage" \
+		-d "$BUILD/vmtest-obj" -w "$ws" -k -T luo_restore_window >"$ws/vmtest.log" 2>&1 ||
+		rc=$?
+	secs=$(($(date +%s) - t0))
+	spend guests "$secs"
+	why=$(sed 's/\r$//' "$ws/qemu.serial" 2>/dev/null | grep -m1 '^not ok' || true)
+	if [ "$expect" = pass ] && [ $rc -eq 0 ]; then
+		record pass "$label" "${secs} s"
+	elif [ "$expect" = fail ] && [ $rc -ne 0 ] &&
+	     grep -q "restore_window is 'missing'" <<<"$why"; then
+		record pass "$label" "failed as expected: $why; ${secs} s"
+	else
+		record fail "$label" "exit $rc, ${why:-$(tail -n 1 "$ws/vmtest.log")} [logs: $ws]"
+	fi
+}
+if [ -z "$only" ]; then
+	vmtest series pass
+	vmtest base fail
+fi
 # The demo's report (text and picture) is part of what the suite checks.
 for d in demo demo_off; do
 	[ ! -s "$results/series/$d/verdict" ] ||
