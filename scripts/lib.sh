@@ -28,7 +28,12 @@ as_root() {
 # on NETDEV (a QEMU -netdev value, e.g. socket,id=n0,listen=127.0.0.1:PORT) with MAC.
 guest_qemu_args() {
 	local cmdline="console=ttyS0 loglevel=7 printk.time=1 log_buf_len=1M panic=-1"
-	cmdline+=" retain_initrd liveupdate=on $2"
+	# tsc=nowatchdog: the clocksource watchdog's skew check can deadlock with
+	# the stop_machine() of the first clocksource switch (its timeout reads
+	# jiffies, which stop with interrupts off on both CPUs); under TCG, a
+	# descheduled vCPU thread widens that window enough to hang about one boot
+	# in a hundred. The guest TSC comes from the host: nothing to watch.
+	cmdline+=" retain_initrd liveupdate=on tsc=nowatchdog $2"
 	QARGS=(-accel tcg -m "$3" -smp "$4" -nographic -nodefaults -no-reboot
 		-serial "file:$5" -serial "file:$6"
 		-kernel "$1/bzImage" -initrd "$1/initramfs.cpio" -append "$cmdline")
