@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the base tree's checkpatch.pl --strict on every patch of the series.
+# Run the base tree's checkpatch.pl --strict on every patch of every submission.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -7,8 +7,7 @@ set -euo pipefail
 # checkpatch calls spdxcheck.py, which needs Debian's python3 with python3-ply/-git.
 export PATH=/usr/bin:$PATH
 bad=0
-for p in "$TOP"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
-	case "$(basename "$p")" in 0000-*) continue ;; esac
+while read -r p; do
 	# FILE_PATH_CHANGES only asks whether MAINTAINERS needs an update for new
 	# files; answer it for real below instead of leaving it as noise.
 	# UNKNOWN_COMMIT_ID: the base tree is a release tarball without history, so
@@ -17,15 +16,15 @@ for p in "$TOP"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
 	if ! report=$("$KTREE/scripts/checkpatch.pl" --strict --no-summary --quiet \
 		--ignore FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID --root="$KTREE" "$p" 2>&1) ||
 		[ -n "$report" ]; then
-		printf 'checkpatch: %s\n%s\n' "$(basename "$p")" "$report" >&2
+		printf 'checkpatch: %s\n%s\n' "${p#"$TOP"/patches/}" "$report" >&2
 		bad=1
 	fi
 	while read -r f; do
 		if ! (cd "$KTREE" && ./scripts/get_maintainer.pl --no-git --no-tree -f "$f" 2>/dev/null |
 			grep -q '(maintainer'); then
-			echo "checkpatch: $(basename "$p"): new file $f has no MAINTAINERS entry" >&2
+			echo "checkpatch: ${p#"$TOP"/patches/}: new file $f has no MAINTAINERS entry" >&2
 			bad=1
 		fi
 	done < <(awk '/^diff --git / { f = substr($4, 3) } /^new file mode/ { print f }' "$p")
-done
+done < <(series_patches)
 exit $bad

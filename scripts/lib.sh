@@ -21,6 +21,21 @@ as_root() {
 	fi
 }
 
+# The kernel work is two submissions, each a directory of patches/ with its own cover
+# letter: patches/series lists them in the order they apply, one per line as
+# "DIRECTORY PATCHES SUBJECT-PREFIX" (PATCHES: how many commits of build/linux it
+# holds, for scripts/export.sh).
+series_list() { grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$TOP/patches/series"; }
+
+# Every patch of every submission, in the order `git am` applies them.
+series_patches() {
+	local dir
+	while read -r dir _; do
+		find "$TOP/patches/$dir" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' \
+			! -name '0000-*' | sort
+	done < <(series_list)
+}
+
 # guest_qemu_args KDIR CMDLINE MEM SMP CONSOLE_LOG TEST_LOG [NETDEV MAC]
 # Fill the array QARGS with a QEMU (TCG) command line for one guest booting
 # KDIR/bzImage with KDIR/initramfs.cpio: console on the first serial port, test

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Materialize build/linux: a git tree with one base commit (Debian's linux-source-7.3, or
-# the user's own tree given as LINUX_SRC=/path) and the series from patches/ applied on
-# top with `git am`. An existing tree is left alone when it already carries exactly the
+# the user's own tree given as LINUX_SRC=/path) and the submissions listed in
+# patches/series applied on top with `git am`, in order. An existing tree is left alone when it already carries exactly the
 # series; a tree with work that is not exported to patches/ is never overwritten.
 #
 # With --base-only the tree is left at the base commit (used for negative controls).
@@ -17,7 +17,7 @@ case "${1:-}" in
 *) die "usage: $0 [--base-only [DIR]]" ;;
 esac
 
-series() { find "$TOP/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | sort; }
+series() { series_patches; }
 GIT=(git -c user.name=luo-net -c user.email=luo-net@invalid -c commit.gpgsign=false)
 
 if [ -d "$tree/.git" ]; then
