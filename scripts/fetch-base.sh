@@ -9,7 +9,6 @@ set -euo pipefail
 BASE_PKG=linux-source-7.3
 BASE_VERSION=${BASE_VERSION:-7.3.4-1~bpo13+1}
 SUITE=trixie-backports
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 dl=$CACHE/base
 apt_dir=$CACHE/apt
@@ -24,7 +23,7 @@ fi
 
 # A private sources list: the machine's own does not list trixie-backports and we must
 # not change it.
-echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main" \
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) $SUITE main" \
 	>"$apt_dir/sources.list"
 APT=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
      -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::archives=$apt_dir/archives"

@@ -21,6 +21,20 @@ as_root() {
 	fi
 }
 
+# The Debian archive this machine's apt uses (DEBIAN_MIRROR overrides it): the URI of
+# the machine's main suite, the one its release codename names (not security). The
+# harness fetches other suites of the same archive through private sources lists.
+debian_mirror() {
+	local codename mirror
+	# shellcheck disable=SC1091
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	# shellcheck disable=SC2016 # apt's format string, not ours to expand
+	mirror=${DEBIAN_MIRROR:-$(apt-get indextargets --format '$(REPO_URI)' \
+		"Codename: $codename" 'Identifier: Packages' 2>/dev/null | head -n1)}
+	[ -n "$mirror" ] || die "no Debian archive in this machine's apt sources: set DEBIAN_MIRROR"
+	echo "${mirror%/}"
+}
+
 # The kernel work is two submissions, each a directory of patches/ with its own cover
 # letter: patches/series lists them in the order they apply, one per line as
 # "DIRECTORY PATCHES SUBJECT-PREFIX" (PATCHES: how many commits of build/linux it
