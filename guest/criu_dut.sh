@@ -1,16 +1,25 @@
 #!/bin/sh
-# The DUT side of make demo-criu (issue 6): CRIU checkpoints a running iperf3 server
-# and restores it across a kexec live update, its images carried in a memfd preserved
-# in a LUO session. A staged test like the kselftests:
-#   criu_dut.sh -s 1   log "criu --version" and "criu check"; start "iperf3 -s" with a
-#                      high PID; once the peer's client (criu_peer.sh) is connected,
-#                      "criu dump --tcp-established" it, tar the images into a memfd
-#                      preserved in LUO session "criu" (criu_images save), and ask for
-#                      a kexec with liveupdate_tcp_rst_suppress=on
-#   criu_dut.sh -s 2   in the new kernel, after luonet.criu_delay seconds (default 4),
-#                      retrieve the archive (criu_images restore),
-#                      unpack it, "criu restore --tcp-established -d", then finish the
-#                      session (the restore window closes)
+# The DUT side of make demo-criu (issues 6 and 12): Debian's CRIU (4.2.1, from the root
+# scripts/fetch-criu.sh unpacks, carried in the initramfs as /criu-root) checkpoints a
+# running iperf3 server and restores it across a kexec live update, its images carried
+# in a memfd preserved in a LUO session. A staged test like the kselftests:
+#   criu_dut.sh -s 1   set the root up, log "criu --version" and "criu check"; start
+#                      "iperf3 -s" in the root with a high PID; once the peer's client
+#                      (criu_peer.sh) is connected, "criu dump --tcp-established" it,
+#                      tar the images into a memfd preserved in LUO session "criu"
+#                      (criu_images save), and ask for a kexec with
+#                      liveupdate_tcp_rst_suppress=on
+#   criu_dut.sh -s 2   in the new kernel (the same initramfs, so the same root, byte for
+#                      byte), after luonet.criu_delay seconds (default 4), retrieve the
+#                      archive (criu_images restore), unpack it into the root,
+#                      "criu restore --tcp-established -d", then finish the session (the
+#                      restore window closes)
+# criu, iperf3 and the restored process all run chrooted into the root, so that they see
+# one filesystem (Debian's libraries, not the initramfs' bookworm ones): the root is
+# bind-mounted onto itself (CRIU wants the task's root to be a mount point) with proc,
+# sysfs, devtmpfs, devpts and tmpfs on /run and /tmp inside; the images live in the
+# root's /tmp; the dumped process holds no fd from outside the root. criu_images (our
+# static helper) runs outside.
 # Every CRIU command is logged as "# criu-cmd: ...", its output as "# | ..." and its
 # exit status as "# criu-rc: N" (scripts/demo-criu.sh builds its report from them).
 # CRIU's network lock: the dump (default method, iptables) inserts DROP rules for each
@@ -25,6 +34,8 @@ if [ $# -ne 2 ] || [ "$1" != -s ] || { [ "$2" != 1 ] && [ "$2" != 2 ]; }; then
 fi
 stage=$2
 session=criu
+# The root (scripts/fetch-criu.sh) and the images' directory inside it
+root=/criu-root
 img=/tmp/criu-img
 port=5201
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^luonet\.$1=//p" | tail -n 1; }
@@ -63,24 +74,47 @@ counter() {	# counter FILE GROUP NAME (/proc/net/netstat and snmp layout)
 	awk -v g="$2:" -v n="$3" '$1 == g && !k { for (i = 2; i <= NF; i++) if ($i == n) k = i; next }
 		$1 == g && k { print $k; exit }' "$1"
 }
-# criu check needs devpts (check_tty)
-mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null
+# in_root CMD...: run a command chrooted into the root
+in_root() { chroot "$root" "$@"; }
+# root_up: the root as CRIU wants it (a mount point, with what criu check and a dump
+# read: /proc, /sys, /dev with devpts for check_tty, /run for iptables' lock, /tmp).
+root_up() {
+	[ -x "$root/usr/sbin/criu" ] || { echo "no $root/usr/sbin/criu in the initramfs"; return 1; }
+	mount -o bind "$root" "$root" &&
+		mount -t proc proc "$root/proc" &&
+		mount -t sysfs sysfs "$root/sys" &&
+		mount -t devtmpfs devtmpfs "$root/dev" &&
+		mkdir -p "$root/dev/pts" &&
+		mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts" &&
+		mount -t tmpfs tmpfs "$root/run" &&
+		mount -t tmpfs tmpfs "$root/tmp"
+}
+if ! root_up >/tmp/root.out 2>&1; then
+	echo "TAP version 13"
+	echo "1..1"
+	echo "not ok 1 could not set up the CRIU root $root: $(paste -sd' ' /tmp/root.out)"
+	exit 1
+fi
 
 echo "TAP version 13"
 if [ "$stage" = 1 ]; then
 	echo "1..4"
-	run criu --version
+	run in_root criu --version
 	cat /tmp/run.ktap
 	# Informational (the dump below is the test): its output is printed at the end of
 	# this stage, whatever the outcome.
-	run criu check
+	run in_root criu check
 	mv /tmp/run.ktap /tmp/check.ktap
 	trap 'cat /tmp/check.ktap' EXIT
 	echo "# criu check: exit $rc (output at the end of this stage)"
 	echo "# vDSO mappings of a process: $(grep -oE '\[(vdso|vvar[a-z_]*)\]' /proc/self/maps | paste -sd' ')"
 
 	echo 20000 >/proc/sys/kernel/ns_last_pid	# a PID that is free after the kexec
-	setsid iperf3 -s -p "$port" </dev/null >/dev/null 2>&1 &
+	# In its own session, with stdio on the root's /dev/null: nothing from outside
+	# the root (CRIU could not restore it).
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	setsid chroot "$root" /bin/sh -c 'exec iperf3 -s -p "$1" </dev/null >/dev/null 2>&1' \
+		sh "$port" </dev/null >/dev/null 2>&1 &
 	i=0
 	srv=''
 	while [ -z "$srv" ] && [ "$i" -lt 50 ]; do
@@ -101,21 +135,21 @@ if [ "$stage" = 1 ]; then
 	echo "ok 1 the peer's iperf3 client is connected (control and data connection)"
 	sleep 3
 	echo "# dump at uptime=$(up)"
-	mkdir -p "$img"
+	mkdir -p "$root$img"
 	# shellcheck disable=SC2086 # a list of options
-	if ! run criu dump -t "$srv" -D "$img" --tcp-established -v4 -o dump.log $criu_opts; then
+	if ! run in_root criu dump -t "$srv" -D "$img" --tcp-established -v4 -o dump.log $criu_opts; then
 		echo "not ok 2 criu dump of the iperf3 server failed (exit $rc)"
 		cat /tmp/run.ktap
-		log_of "$img/dump.log"
+		log_of "$root$img/dump.log"
 		kill "$srv" 2>/dev/null	# the peer's client fails at once instead of stalling
 		echo "# the iperf3 server was stopped: the peer's client ends now"
 		exit 1
 	fi
 	cat /tmp/run.ktap
-	log_of "$img/dump.log"
-	grep 'Running iptables' "$img/dump.log" | sed 's/^/# lock rule: /'
+	log_of "$root$img/dump.log"
+	grep 'Running iptables' "$root$img/dump.log" | sed 's/^/# lock rule: /'
 	echo "ok 2 criu dump of the iperf3 server (pid $srv) at uptime=$(up)"
-	if ! tar -C "$img" -cf /tmp/criu-img.tar . ||
+	if ! tar -C "$root$img" -cf /tmp/criu-img.tar . ||
 		! /tests/criu_images save "$session" </tmp/criu-img.tar; then
 		echo "not ok 3 the images could not be preserved in LUO session '$session'"
 		exit 1
@@ -130,7 +164,7 @@ echo "1..3"
 boot=$(up)
 window=$(cat /sys/kernel/liveupdate/restore_window 2>/dev/null || echo missing)
 echo "# userspace at uptime $boot, restore window $window"
-run criu --version
+run in_root criu --version
 cat /tmp/run.ktap
 # luonet.criu_delay (default 4 s, as make demo's luonet.demo_delay): the rest of
 # userspace booting before the restore agent runs.
@@ -140,17 +174,18 @@ echo "# restore at uptime=$(up)"
 # The restore runs under criu_images, which finishes the session when it is done.
 # shellcheck disable=SC2016,SC2086 # expanded by the inner sh; a list of options
 run /tests/criu_images restore "$session" /tmp/criu-img.tar -- sh -c \
-	'd=$1 && shift && mkdir -p "$d" && tar -C "$d" -xf /tmp/criu-img.tar &&
-	criu restore -D "$d" --tcp-established -d -v4 -o restore.log "$@"' sh "$img" $criu_opts
+	'r=$1 d=$2 && shift 2 && mkdir -p "$r$d" && tar -C "$r$d" -xf /tmp/criu-img.tar &&
+	exec chroot "$r" criu restore -D "$d" --tcp-established -d -v4 -o restore.log "$@"' \
+	sh "$root" "$img" $criu_opts
 restored=$rc
 if [ "$restored" -ne 0 ]; then
 	echo "not ok 1 criu restore of the iperf3 server failed (exit $restored)"
 	cat /tmp/run.ktap
-	log_of "$img/restore.log"
+	log_of "$root$img/restore.log"
 	exit 1
 fi
 cat /tmp/run.ktap
-log_of "$img/restore.log"
+log_of "$root$img/restore.log"
 echo "ok 1 criu restored the iperf3 server (pid $(pidof iperf3)) at uptime=$(up)"
 window=$(cat /sys/kernel/liveupdate/restore_window)
 closed=$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] luo: restore window closed: \(.*\)/\1 \2/p' | tail -n 1)

@@ -10,7 +10,6 @@ PKGS=(
 	git ccache rsync python3 python3-ply python3-git perl shellcheck file
 	qemu-system-x86 kexec-tools busybox-static iproute2 iputils-ping
 	tcpdump gnuplot-nox nftables
-	criu iperf3 iptables
 )
 
 missing=()
