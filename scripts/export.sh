@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Export the commits of build/linux on top of its base commit to patches/, split into
-# the submissions that patches/series lists (the first PATCHES commits to the first
-# directory, and so on), each numbered from 1 with its subject prefix. Each
-# directory's cover letter (0000-cover-letter.patch) is hand-written down to its
-# shortlog; the subject's count, the shortlog and the diffstat are regenerated.
-# Deterministic: re-exporting an unchanged tree changes no byte.
+# the submissions that patches/series lists (the first PATCHES commits to the first one,
+# and so on). The files share one numbering, in the order `git am` applies them; each
+# file's subject is numbered within its submission and carries its subject prefix.
+# Each submission's cover letter (patches/0000-NAME-cover-letter.patch) is hand-written
+# down to its shortlog; its subject's count, the shortlog and the diffstat are
+# regenerated. Deterministic: re-exporting an unchanged tree changes no byte.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -20,17 +21,15 @@ want=$(series_list | awk '{ n += $2 } END { print n + 0 }')
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+series_patches | xargs -r rm -f
 from=$base
 i=0
-while read -r dir n prefix; do
+while read -r name n prefix; do
 	to=${commits[$((i + n - 1))]}
-	i=$((i + n))
 	git -C "$KTREE" -c core.abbrev=12 format-patch -q --zero-commit --no-signature \
-		--cover-letter --numbered --subject-prefix="$prefix" -o "$tmp/$dir" "$from..$to"
-	mkdir -p "$TOP/patches/$dir"
-	find "$TOP/patches/$dir" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' -delete
-	gen=$tmp/$dir/0000-cover-letter.patch
-	cover=$TOP/patches/$dir/0000-cover-letter.patch
+		--cover-letter --numbered --subject-prefix="$prefix" -o "$tmp/$name" "$from..$to"
+	gen=$tmp/$name/0000-cover-letter.patch
+	cover=$TOP/patches/0000-$name-cover-letter.patch
 	if [ -f "$cover" ]; then
 		# The hand-written part ends where the shortlog ("Author (N):") begins.
 		awk '/^[^ ].* \([0-9]+\):$/ { exit } { print }' "$cover" >"$tmp/head"
@@ -39,10 +38,14 @@ while read -r dir n prefix; do
 		cat "$tmp/head" "$tmp/tail" >"$cover"
 	else
 		cp "$gen" "$cover"
-		log "patches/$dir: new cover letter from git format-patch, write its text"
+		log "patches/0000-$name-cover-letter.patch: new, from git format-patch: write its text"
 	fi
 	rm "$gen"
-	cp "$tmp/$dir"/*.patch "$TOP/patches/$dir/"
-	log "exported $n patches to patches/$dir ($prefix)"
+	for f in "$tmp/$name"/*.patch; do
+		f=${f##*/}
+		cp "$tmp/$name/$f" "$TOP/patches/$(printf '%04d' $((i + 10#${f%%-*})))-${f#*-}"
+	done
+	log "exported $n patches of $name ($prefix) as patches/$(printf '%04d' $((i + 1)))..$(printf '%04d' $((i + n)))"
+	i=$((i + n))
 	from=$to
 done < <(series_list)

@@ -35,19 +35,16 @@ debian_mirror() {
 	echo "${mirror%/}"
 }
 
-# The kernel work is two submissions, each a directory of patches/ with its own cover
-# letter: patches/series lists them in the order they apply, one per line as
-# "DIRECTORY PATCHES SUBJECT-PREFIX" (PATCHES: how many commits of build/linux it
-# holds, for scripts/export.sh).
+# The kernel work is two submissions that apply in order, listed in patches/series one
+# per line as "NAME PATCHES SUBJECT-PREFIX". Their patches share one numbering in
+# patches/ (NNNN-*.patch, in the order `git am` applies them; each file's subject keeps
+# its own submission's numbering), and each has its cover letter,
+# patches/0000-NAME-cover-letter.patch.
 series_list() { grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$TOP/patches/series"; }
 
 # Every patch of every submission, in the order `git am` applies them.
 series_patches() {
-	local dir
-	while read -r dir _; do
-		find "$TOP/patches/$dir" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' \
-			! -name '0000-*' | sort
-	done < <(series_list)
+	find "$TOP/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | sort
 }
 
 # guest_qemu_args KDIR CMDLINE MEM SMP CONSOLE_LOG TEST_LOG [NETDEV MAC]
