@@ -39,11 +39,7 @@ for k in base series; do
 	src=$bench/src-$k
 	rev=$base
 	[ "$k" = series ] && rev=$head
-	if [ ! -e "$src/.git" ]; then
-		git -C "$KTREE" worktree prune
-		git -C "$KTREE" worktree add -q --detach "$src" "$rev"
-	fi
-	git -C "$src" checkout -q --detach "$rev"
+	worktree_at "$src" "$rev"
 	log "building the $k kernel (non-debug)"
 	CONFIG_EXTRA=$TOP/configs/bench.config "$TOP/scripts/kmake.sh" "$src" "$bench/kernel-$k" vmlinux
 	mkdir -p "$bench/$k"

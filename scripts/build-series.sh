@@ -16,10 +16,6 @@ mkdir -p "$out/base" "$out/series"
 
 base=$(git -C "$KTREE" rev-list --max-parents=0 HEAD)
 head=$(git -C "$KTREE" rev-parse HEAD)
-if [ ! -e "$src/.git" ]; then
-	git -C "$KTREE" worktree prune
-	git -C "$KTREE" worktree add -q --detach "$src" "$base"
-fi
 
 commits=$(git -C "$KTREE" rev-list --reverse "$base..$head")
 steps=("$base")
@@ -33,7 +29,7 @@ total=$((${#steps[@]} - 1))
 n=0
 for c in "${steps[@]}"; do
 	subject=$(git -C "$KTREE" log -1 --format=%s "$c")
-	git -C "$src" checkout -q --detach "$c"
+	worktree_at "$src" "$c"
 	t0=$(date +%s)
 	if [ "$c" = "$base" ]; then what="base"; else what="patch $n/$total"; fi
 	log "building $what: $subject"

@@ -59,11 +59,7 @@ else
 	src=$BUILD/criu-src
 	kout=$BUILD/criu-kernel
 	[ -d "$KTREE/.git" ] || "$TOP/scripts/tree.sh"
-	if [ ! -e "$src/.git" ]; then
-		git -C "$KTREE" worktree prune
-		git -C "$KTREE" worktree add -q --detach "$src" HEAD
-	fi
-	git -C "$src" checkout -q --detach "$(git -C "$KTREE" rev-parse HEAD)"
+	worktree_at "$src" "$(git -C "$KTREE" rev-parse HEAD)"
 	log "building the series' kernel with configs/criu.config into $kout (log: $kout.log)"
 	t0=$(date +%s)
 	CONFIG_EXTRA=$TOP/configs/criu.config nice -n 10 "$TOP/scripts/kmake.sh" "$src" "$kout" \

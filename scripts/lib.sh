@@ -35,6 +35,16 @@ debian_mirror() {
 	echo "${mirror%/}"
 }
 
+# worktree_at DIR REV: DIR is a detached worktree of build/linux, checked out at REV
+# (created on first use; each build that needs its own sources keeps its own DIR).
+worktree_at() {
+	if [ ! -e "$1/.git" ]; then
+		git -C "$KTREE" worktree prune
+		git -C "$KTREE" worktree add -q --detach "$1" "$2"
+	fi
+	git -C "$1" checkout -q --detach "$2"
+}
+
 # The kernel work is two submissions that apply in order, listed in patches/series one
 # per line as "NAME PATCHES SUBJECT-PREFIX". Their patches share one numbering in
 # patches/ (NNNN-*.patch, in the order `git am` applies them; each file's subject keeps

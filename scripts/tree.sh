@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Materialize build/linux: a git tree with one base commit (Debian's linux-source-7.3, or
-# the user's own tree given as LINUX_SRC=/path) and the submissions listed in
-# patches/series applied on top with `git am`, in order. An existing tree is left alone when it already carries exactly the
-# series; a tree with work that is not exported to patches/ is never overwritten.
+# the user's own tree given as LINUX_SRC=/path) and the patches of patches/ (the
+# submissions that patches/series lists, numbered in order) applied on top with
+# `git am`. An existing tree is left alone when it already carries exactly the series;
+# a tree with work that is not exported to patches/ is never overwritten.
 #
 # With --base-only the tree is left at the base commit (used for negative controls).
 set -euo pipefail
@@ -17,7 +18,6 @@ case "${1:-}" in
 *) die "usage: $0 [--base-only [DIR]]" ;;
 esac
 
-series() { series_patches; }
 GIT=(git -c user.name=luo-net -c user.email=luo-net@invalid -c commit.gpgsign=false)
 
 if [ -d "$tree/.git" ]; then
@@ -29,7 +29,7 @@ if [ -d "$tree/.git" ]; then
 	fi
 	# Same series as patches/? Compare the patch ids, which ignore hashes and dates.
 	have=$(git -C "$tree" log --reverse -p "$base..HEAD" | git patch-id --stable | awk '{print $1}')
-	want=$(series | xargs -r cat | git patch-id --stable | awk '{print $1}')
+	want=$(series_patches | xargs -r cat | git patch-id --stable | awk '{print $1}')
 	if [ "$have" = "$want" ]; then
 		exit 0
 	fi
@@ -72,8 +72,8 @@ else
 	mv "$tree.tmp" "$tree"
 fi
 
-if [ $apply -eq 1 ] && [ -n "$(series)" ]; then
-	log "applying $(series | wc -l) patches"
-	series | xargs "${GIT[@]}" -C "$tree" am -q --whitespace=error-all ||
+if [ $apply -eq 1 ] && [ -n "$(series_patches)" ]; then
+	log "applying $(series_patches | wc -l) patches"
+	series_patches | xargs "${GIT[@]}" -C "$tree" am -q --whitespace=error-all ||
 		die "the series does not apply on the base (see $tree, git am --abort to reset)"
 fi
