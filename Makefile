@@ -4,6 +4,7 @@
 help:
 	@echo "make demo          build what is missing, run the live-update demo"
 	@echo "make demo-criu     CRIU checkpoints an iperf3 server, restores it across the live update (Debian's CRIU 4.2.1)"
+	@echo "                   [LOCK=iptables|nftables|skip] [KERNELS=series|base|base-series]"
 	@echo "make check         the whole suite (static checks, per-patch builds, guest tests, negative controls)"
 	@echo "make test T=NAME   one test from tests.list, on the series' kernel"
 	@echo "make bench         established-path cost, series vs base kernel (non-debug builds)"
@@ -22,7 +23,7 @@ demo:
 	bash scripts/demo.sh
 
 demo-criu:
-	CRIU_OPTS='$(CRIU_OPTS)' KERNEL_IMAGE=$(KERNEL_IMAGE) bash scripts/demo-criu.sh
+	bash scripts/demo-criu.sh
 
 bench:
 	bash scripts/bench.sh

@@ -42,6 +42,9 @@ arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^luonet\.$1=//p" | tail -n 1; }
 # luonet.criu_opts=OPT[,OPT...]: more options for criu dump and restore
 # (make demo-criu CRIU_OPTS='...')
 criu_opts=$(arg criu_opts | tr ',' ' ')
+# luonet.criu_dump_opts=OPT[,OPT...]: more options for criu dump only
+# (make demo-criu CRIU_DUMP_OPTS='...', e.g. --leave-stopped)
+dump_opts=$(arg criu_dump_opts | tr ',' ' ')
 up() { cut -d' ' -f1 /proc/uptime; }
 # run CMD...: run a command; its command line, output and exit status go to
 # /tmp/run.ktap (printed by the caller after its TAP line, so that a stage's first
@@ -137,7 +140,7 @@ if [ "$stage" = 1 ]; then
 	echo "# dump at uptime=$(up)"
 	mkdir -p "$root$img"
 	# shellcheck disable=SC2086 # a list of options
-	if ! run in_root criu dump -t "$srv" -D "$img" --tcp-established -v4 -o dump.log $criu_opts; then
+	if ! run in_root criu dump -t "$srv" -D "$img" --tcp-established -v4 -o dump.log $criu_opts $dump_opts; then
 		echo "not ok 2 criu dump of the iperf3 server failed (exit $rc)"
 		cat /tmp/run.ktap
 		log_of "$root$img/dump.log"

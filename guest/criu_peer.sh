@@ -24,6 +24,13 @@ secs=$(arg criu_time)
 root=/criu-root
 rto=$(arg criu_rto_max_ms)
 echo "${rto:-1000}" >/proc/sys/net/ipv4/tcp_rto_max_ms
+# The cap has a side effect on a peer whose data the server has not read yet: when the
+# dump freezes the server with a full receive buffer (iperf3 under TCG often falls
+# behind), the client's socket sends zero-window probes, and tcp_probe_timer() aborts it
+# after net.ipv4.tcp_retries2 (15) unanswered probes; one every capped RTO makes that
+# 15 s, less than a live update here, where the default backoff would take minutes.
+# 120 probes restore a budget of about 2 minutes.
+echo 120 >/proc/sys/net/ipv4/tcp_retries2
 mount -t proc proc "$root/proc"
 mount -t devtmpfs devtmpfs "$root/dev"
 mount -t tmpfs tmpfs "$root/tmp"
@@ -35,7 +42,8 @@ estab_resets() {
 resets0=$(estab_resets)
 echo "TAP version 13"
 echo "1..2"
-echo "# net.ipv4.tcp_rto_max_ms $(cat /proc/sys/net/ipv4/tcp_rto_max_ms)"
+echo "# net.ipv4.tcp_rto_max_ms $(cat /proc/sys/net/ipv4/tcp_rto_max_ms)," \
+	"net.ipv4.tcp_retries2 $(cat /proc/sys/net/ipv4/tcp_retries2)"
 i=0
 while :; do
 	chroot "$root" iperf3 -c 192.0.2.1 -p 5201 -t "${secs:-60}" -i 1 --forceflush --connect-timeout 3000 \

@@ -59,9 +59,10 @@ series_patches() {
 
 # guest_qemu_args KDIR CMDLINE MEM SMP CONSOLE_LOG TEST_LOG [NETDEV MAC]
 # Fill the array QARGS with a QEMU (TCG) command line for one guest booting
-# KDIR/bzImage with KDIR/initramfs.cpio: console on the first serial port, test
-# output (guest/init's markers) on the second, and optionally one virtio-net NIC
-# on NETDEV (a QEMU -netdev value, e.g. socket,id=n0,listen=127.0.0.1:PORT) with MAC.
+# KDIR/bzImage with KDIR/initramfs.cpio (or the file GUEST_INITRD names): console on
+# the first serial port, test output (guest/init's markers) on the second, and
+# optionally one virtio-net NIC on NETDEV (a QEMU -netdev value, e.g.
+# socket,id=n0,listen=127.0.0.1:PORT) with MAC.
 guest_qemu_args() {
 	local cmdline="console=ttyS0 loglevel=7 printk.time=1 log_buf_len=1M panic=-1"
 	# tsc=nowatchdog: the clocksource watchdog's skew check can deadlock with
@@ -72,7 +73,7 @@ guest_qemu_args() {
 	cmdline+=" retain_initrd liveupdate=on tsc=nowatchdog $2"
 	QARGS=(-accel tcg -m "$3" -smp "$4" -nographic -nodefaults -no-reboot
 		-serial "file:$5" -serial "file:$6"
-		-kernel "$1/bzImage" -initrd "$1/initramfs.cpio" -append "$cmdline")
+		-kernel "$1/bzImage" -initrd "${GUEST_INITRD:-$1/initramfs.cpio}" -append "$cmdline")
 	if [ -n "${7:-}" ]; then
 		QARGS+=(-netdev "$7" -device "virtio-net-pci,netdev=n0,mac=$8")
 	fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run one test from tests.list in QEMU guests and judge it.
 # Usage: run-test.sh NAME KERNEL_DIR RESULT_DIR
-#   KERNEL_DIR holds bzImage and initramfs.cpio (scripts/guest-image.sh makes them).
+#   KERNEL_DIR holds bzImage and initramfs.cpio (scripts/initramfs.sh makes it), and
+#   initramfs-criu.cpio for the tests whose root is "criu" (scripts/criu-initramfs.sh).
 # Boots the DUT (and the peer guest when the test has one, joined by a QEMU socket
 # netdev), lets the DUT's /init run every stage and kexec between them, then checks
 # the markers in the DUT's test output. Exit 0 when every stage passed.
@@ -10,9 +11,16 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 name=$1 kdir=$(realpath "$2") res=$(realpath -m "$3")
-read -r _ bin stages peer _ _ drop < <(awk -v n="$name" '$1 == n' "$TOP/tests.list") ||
+read -r _ bin stages peer _ _ drop root < <(awk -v n="$name" '$1 == n' "$TOP/tests.list") ||
 	die "no test '$name' in tests.list"
 [ "$drop" = - ] && drop=
+case $root in
+-) ;;
+criu)	# both guests: the CRIU root is in the initramfs (scripts/criu-initramfs.sh)
+	export GUEST_INITRD=$kdir/initramfs-criu.cpio
+	[ -s "$GUEST_INITRD" ] || die "no $GUEST_INITRD (scripts/criu-initramfs.sh makes it)" ;;
+*)	die "tests.list: test '$name' has an unknown root '$root'" ;;
+esac
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-150}
 rm -rf "$res" && mkdir -p "$res"
 
