@@ -45,6 +45,9 @@ criu_opts=$(arg criu_opts | tr ',' ' ')
 # luonet.criu_dump_opts=OPT[,OPT...]: more options for criu dump only
 # (make demo-criu CRIU_DUMP_OPTS='...', e.g. --leave-stopped)
 dump_opts=$(arg criu_dump_opts | tr ',' ' ')
+# luonet.criu_hold=1: the images stay outside LUO (make demo-criu HOLD=1), an empty
+# LUO session holds the restore window
+hold=$(arg criu_hold)
 up() { cut -d' ' -f1 /proc/uptime; }
 # run CMD...: run a command; its command line, output and exit status go to
 # /tmp/run.ktap (printed by the caller after its TAP line, so that a stage's first
@@ -152,12 +155,29 @@ if [ "$stage" = 1 ]; then
 	log_of "$root$img/dump.log"
 	grep 'Running iptables' "$root$img/dump.log" | sed 's/^/# lock rule: /'
 	echo "ok 2 criu dump of the iperf3 server (pid $srv) at uptime=$(up)"
-	if ! tar -C "$root$img" -cf /tmp/criu-img.tar . ||
-		! /tests/criu_images save "$session" </tmp/criu-img.tar; then
-		echo "not ok 3 the images could not be preserved in LUO session '$session'"
-		exit 1
+	if [ "$hold" = 1 ]; then
+		# Images outside LUO: an archive appended to the next kernel's initramfs
+		# (guest/init), where a disk would keep them; an empty LUO session, all that
+		# opens the restore window in the new kernel.
+		if ! mkdir -p /tmp/next/criu-disk ||
+			! tar -C "$root$img" -cf /tmp/next/criu-disk/criu-img.tar . ||
+			! (cd /tmp/next && find criu-disk | cpio -o -H newc >/tmp/next.cpio) ||
+			! /tests/criu_images save "$session" </dev/null; then
+			echo "not ok 3 the images could not be kept for the next kernel, or the empty" \
+				"LUO session '$session' not created"
+			exit 1
+		fi
+		echo "ok 3 images ($(wc -c </tmp/next/criu-disk/criu-img.tar) bytes of tar) kept" \
+			"outside LUO; empty LUO session '$session' holds the restore window"
+		echo "# kexec-initrd-append: /tmp/next.cpio"
+	else
+		if ! tar -C "$root$img" -cf /tmp/criu-img.tar . ||
+			! /tests/criu_images save "$session" </tmp/criu-img.tar; then
+			echo "not ok 3 the images could not be preserved in LUO session '$session'"
+			exit 1
+		fi
+		echo "ok 3 images ($(wc -c </tmp/criu-img.tar) bytes of tar) preserved in LUO session '$session'"
 	fi
-	echo "ok 3 images ($(wc -c </tmp/criu-img.tar) bytes of tar) preserved in LUO session '$session'"
 	echo "ok 4 ready for the live update"
 	echo "# kexec-append: liveupdate_tcp_rst_suppress=on"
 	exit 0
@@ -175,8 +195,15 @@ delay=$(arg criu_delay)
 sleep "${delay:-4}"
 echo "# restore at uptime=$(up)"
 # The restore runs under criu_images, which finishes the session when it is done.
+file=/tmp/criu-img.tar
+if [ "$hold" = 1 ]; then
+	# The images from where stage 1 kept them; the session holds nothing.
+	cp /criu-disk/criu-img.tar /tmp/criu-img.tar ||
+		{ echo "not ok 1 no images in /criu-disk (kept outside LUO by stage 1)"; exit 1; }
+	file=/dev/null
+fi
 # shellcheck disable=SC2016,SC2086 # expanded by the inner sh; a list of options
-run /tests/criu_images restore "$session" /tmp/criu-img.tar -- sh -c \
+run /tests/criu_images restore "$session" "$file" -- sh -c \
 	'r=$1 d=$2 && shift 2 && mkdir -p "$r$d" && tar -C "$r$d" -xf /tmp/criu-img.tar &&
 	exec chroot "$r" criu restore -D "$d" --tcp-established -d -v4 -o restore.log "$@"' \
 	sh "$root" "$img" $criu_opts

@@ -6,7 +6,8 @@
  *   criu_images save SESSION <ARCHIVE
  *	Copy stdin into a memfd, preserve it in a new LUO session SESSION, then
  *	stay in the background holding /dev/liveupdate and the session until the
- *	kexec.
+ *	kexec. With an empty stdin (</dev/null) the session only holds the
+ *	restore window open in the new kernel, for images kept outside LUO.
  *
  *   criu_images restore SESSION FILE -- COMMAND [ARG...]
  *	In the new kernel: retrieve SESSION, write the archive to FILE, run
@@ -75,8 +76,6 @@ static int cmd_save(const char *name)
 	size = copy_fd(STDIN_FILENO, mfd);
 	if (size < 0)
 		die("save: copying the archive: %s", strerror(-size));
-	if (!size)
-		die("save: empty archive on stdin");
 	session = luo_create_session(luo, name);
 	if (session < 0)
 		die("save: create LUO session '%s': %s", name, strerror(-session));

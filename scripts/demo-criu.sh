@@ -26,6 +26,10 @@
 #       kernel on both sides, or the base kernel updated into the series (the first
 #       update onto our kernel). The base kernel comes from build/out/base (make
 #       check's, built by scripts/build-series.sh when missing).
+#   HOLD=1  the images stay outside LUO (appended to the next kernel's initramfs, as a
+#       disk would keep them) and an empty LUO session only holds the restore window
+#       open: "criu_images save SESSION </dev/null" before the kexec, "criu_images
+#       restore SESSION /dev/null -- criu restore ..." after it (the README's recipe)
 #   CRIU_OPTS='OPT ...'       more options for criu dump and restore
 #   CRIU_DUMP_OPTS='OPT ...'  more options for criu dump only
 #   CRIU_DELAY=SECONDS        how long the new kernel's userspace waits before the
@@ -54,6 +58,11 @@ opts="--network-lock $lock ${CRIU_OPTS:-}"
 words() { local w; w=$(echo "$1" | xargs | tr ' ' ','); echo "${w:+$2=$w}"; }
 cmdline="$(words "$opts" luonet.criu_opts) $(words "$dump_opts" luonet.criu_dump_opts)"
 cmdline+=" luonet.criu_delay=${CRIU_DELAY:-4}"
+case ${HOLD:-} in
+'' | 0) ;;
+1) cmdline+=" luonet.criu_hold=1" ;;
+*) die "HOLD must be 1 or unset, not '$HOLD'" ;;
+esac
 
 dir=$BUILD/criu
 t_start=$(date +%s)
@@ -86,7 +95,7 @@ log "initramfs: the $to kernel to kexec into, the guest programs and the CRIU ro
 # run NAME TEST KIND TITLE: one run of TEST into $dir/NAME and its report; 0 when the
 # connection was kept
 run() {
-	local t0 r=$dir/$1
+	local t0 r=$runs/$1
 	t0=$(date +%s)
 	log "run $1: $4 (lock $lock; guest logs: $r)"
 	EXTRA_CMDLINE="$cmdline" "$TOP/scripts/run-test.sh" "$2" "$kdir" "$r" 2>/dev/null || true
@@ -96,11 +105,13 @@ run() {
 	"$TOP/scripts/criu-report.sh" "$r" "$4 (LOCK=$lock)" "$3"
 }
 
+# One directory per variant: runs of different variants can be compared.
+runs=$dir/$kernels-$lock${HOLD:+-hold}
 rc=0
 case $kernels in
 series)
 	run on criu_iperf3 kept "CRIU live update, liveupdate_tcp_rst_suppress=on" || rc=1
-	if grep -q '^BLOCKED' "$dir/on/report.txt"; then
+	if grep -q '^BLOCKED' "$runs/on/report.txt"; then
 		echo "make demo-criu: BLOCKED (not run with the suppressor off: CRIU fails before the kexec matters)"
 		exit 1
 	fi
@@ -109,8 +120,8 @@ series)
 	what="suppressor on: connection kept, 0 RST; off: reset by the new kernel" ;;
 *)
 	run "$kernels" criu_iperf3 kept "CRIU live update, $from kernel -> $to kernel" || true
-	grep -q '^BLOCKED' "$dir/$kernels/report.txt" && rc=1
-	if grep -q '^expected: connection kept: yes' "$dir/$kernels/report.txt"; then
+	grep -q '^BLOCKED' "$runs/$kernels/report.txt" && rc=1
+	if grep -q '^expected: connection kept: yes' "$runs/$kernels/report.txt"; then
 		what="$from -> $to: the connection was kept"
 	else
 		what="$from -> $to: the connection was lost"
@@ -119,8 +130,8 @@ esac
 echo
 log "make demo-criu: $(($(date +%s) - t_start)) s wall in all"
 if [ "$rc" -eq 0 ]; then
-	echo "make demo-criu (LOCK=$lock KERNELS=$kernels): done ($what)"
+	echo "make demo-criu (LOCK=$lock KERNELS=$kernels${HOLD:+ HOLD=$HOLD}): done ($what)"
 else
-	echo "make demo-criu (LOCK=$lock KERNELS=$kernels): FAIL (see above; logs in $dir)"
+	echo "make demo-criu (LOCK=$lock KERNELS=$kernels${HOLD:+ HOLD=$HOLD}): FAIL (see above; logs in $runs)"
 fi
 exit "$rc"
