@@ -36,8 +36,8 @@ limit=$((STAGE_TIMEOUT * stages + 60))
 start=$(date +%s.%N)
 linger=''
 peer_pid=''
-# With a peer, the DUT stays up after its last stage passed (the peer may still
-# need it, e.g. to see a reset) until the peer is done.
+# With a peer, the DUT stays up after its last stage, passed or failed (the peer may
+# still need it, e.g. to see a reset), until the peer is done.
 [ "$peer" = - ] || linger=" luonet.linger=1"
 EXTRA_CMDLINE="${EXTRA_CMDLINE:-}$linger" qemu_args dut "$bin" listen 2G 2 "$res/dut.console" \
 	"$res/dut.ktap" 52:54:00:12:34:01
@@ -106,9 +106,10 @@ for s in $(seq 1 "$stages"); do
 		why+=("stage $s did not finish: waited for the test binary to exit")
 		break
 	elif [ "$rc" != 0 ]; then
-		# The first failure, then the name of every failed test case.
+		# The first failure (not a line of a command's output, "# | ..."), then
+		# the name of every failed test case.
 		notok=$(sed -nE 's/^not ok [0-9]+ ([^ ]{1,60}).*/\1/p' "$res/stage$s.ktap" | paste -sd, -)
-		why+=("stage $s failed (exit $rc): $(grep -m1 -E '^(not ok|Bail out|# .*(FAIL|fail))' "$res/stage$s.ktap" || echo 'see stage'"$s"'.ktap')${notok:+ [all not ok: $notok]}")
+		why+=("stage $s failed (exit $rc): $(grep -m1 -E '^(not ok|Bail out|# [^|].*(FAIL|fail))' "$res/stage$s.ktap" || echo 'see stage'"$s"'.ktap')${notok:+ [all not ok: $notok]}")
 		break
 	fi
 done
