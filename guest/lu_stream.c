@@ -14,8 +14,13 @@
  *
  * Records carry their number, the peer's send time and a checksum, so the peer
  * counts at the application level what was lost, duplicated or reordered. The
- * server reads whole records only (ioctl SIOCINQ first), so whenever it is
- * frozen for a dump, what it consumed ends on a record boundary.
+ * server reads whole records only (ioctl SIOCINQ first), and stops for a dump
+ * where its state is whole: SIGTSTP (what luo_tcp_agent sends first) makes it
+ * finish echoing what it has read, then stop itself (SIGSTOP), so that every
+ * record it consumed is in its socket's send queue when the socket is saved.
+ * A SIGSTOP between its read and its echo would lose those records: its memory
+ * is not part of the dump. LU_STREAM_ECHO_DELAY_MS=N in its environment makes
+ * it wait N ms between the two, so that a freeze lands there (a test of that).
  *
  * The peer prints KTAP, and for scripts/demo-report.sh: "# d T SENT ECHOED"
  * every 100 ms (T in seconds since the connection, bytes), "# mark T TEXT" for
@@ -129,15 +134,35 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Echo whole, valid records until EOF. */
+static volatile sig_atomic_t tstp;
+
+static void on_tstp(int sig)
+{
+	tstp = 1;
+}
+
+/* Echo whole, valid records until EOF; stop between two echoes on SIGTSTP. */
 static int serve_conn(int fd)
 {
+	struct sigaction sa = { .sa_handler = on_tstp };	/* no SA_RESTART */
+	const char *d = getenv("LU_STREAM_ECHO_DELAY_MS");
+	struct timespec delay = { 0 };
 	struct rec buf[64];
 	uint64_t first = 0, next = 0, count = 0;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int avail, n, i;
 
+	if (d && atoi(d) > 0) {
+		delay.tv_sec = atoi(d) / 1000;
+		delay.tv_nsec = atoi(d) % 1000 * 1000000L;
+		printf("# server: %s ms between reading records and echoing them\n", d);
+	}
+	sigaction(SIGTSTP, &sa, NULL);
 	for (;;) {
+		if (tstp) {
+			tstp = 0;
+			raise(SIGSTOP);
+		}
 		if (poll(&p, 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -191,6 +216,8 @@ static int serve_conn(int fd)
 			next = buf[i].seq + 1;
 			count++;
 		}
+		if (delay.tv_sec || delay.tv_nsec)
+			nanosleep(&delay, NULL);	/* cut short by SIGTSTP */
 		if (write_full(fd, buf, n)) {
 			printf("# server: echo: %s\n", strerror(errno));
 			return 1;

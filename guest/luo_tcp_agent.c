@@ -6,7 +6,8 @@
  * kselftests, not a copy.
  *
  *   luo_tcp_agent save SESSION PID
- *	Freeze PID (SIGSTOP), take its established TCP sockets (pidfd_getfd),
+ *	Freeze PID (SIGTSTP, then SIGSTOP if it has not stopped within a
+ *	second), take its established TCP sockets (pidfd_getfd),
  *	put each in repair mode and save it (luo_tcp_save()) into a memfd, and
  *	preserve the memfd in a new LUO session SESSION. Then stay in the
  *	background holding /dev/liveupdate and the session until the kexec.
@@ -74,13 +75,13 @@ static int is_established_tcp(int fd)
 }
 
 /* Wait until @pid is stopped (state T in /proc/PID/stat). */
-static int wait_stopped(pid_t pid)
+static int wait_stopped(pid_t pid, int ms)
 {
 	char path[64], buf[512], *p;
 	int i, fd, n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	for (i = 0; i < 5000; i++) {
+	for (i = 0; i < ms; i++) {
 		fd = open(path, O_RDONLY);
 		if (fd < 0)
 			return -1;
@@ -115,6 +116,7 @@ static void save_failed(const char *what, int err)
 
 static int cmd_save(const char *session_name, pid_t pid)
 {
+	const char *stop, *how = NULL;
 	struct agent_header *hdr;
 	char path[320], link[64];
 	struct dirent *de;
@@ -139,10 +141,27 @@ static int cmd_save(const char *session_name, pid_t pid)
 	hdr = (struct agent_header *)map;
 	hdr->magic = AGENT_MAGIC;
 
-	if (kill(pid, SIGSTOP) || wait_stopped(pid))
-		die("save: cannot freeze process %d: %s", pid, strerror(errno));
+	/*
+	 * Only the sockets are saved, not the process: it must stop where its
+	 * state is whole. SIGTSTP stops it like SIGSTOP by default, and lets a
+	 * service that catches it stop itself at such a point (lu_stream: after
+	 * echoing what it has read). The kernel discards SIGTSTP for an orphaned
+	 * process group, hence SIGSTOP after a second.
+	 * LUO_TCP_AGENT_FREEZE=SIGSTOP: SIGSTOP at once (a test of the above).
+	 */
+	stop = getenv("LUO_TCP_AGENT_FREEZE");
+	if (!stop || strcmp(stop, "SIGSTOP")) {
+		if (kill(pid, SIGTSTP))
+			die("save: cannot signal process %d: %s", pid, strerror(errno));
+		how = "SIGTSTP";
+	}
+	if (!how || wait_stopped(pid, 1000)) {
+		how = "SIGSTOP";
+		if (kill(pid, SIGSTOP) || wait_stopped(pid, 5000))
+			die("save: cannot freeze process %d: %s", pid, strerror(errno));
+	}
 	frozen = pid;
-	say("frozen pid=%d uptime=%.3f", pid, uptime());
+	say("frozen pid=%d by=%s uptime=%.3f", pid, how, uptime());
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	dir = opendir(path);
