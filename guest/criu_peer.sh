@@ -21,6 +21,11 @@ if [ "${1:-}" != peer ]; then
 fi
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^luonet\.$1=//p" | tail -n 1; }
 secs=$(arg criu_time)
+# luonet.criu_rate=RATE: iperf3 -b RATE (bits/s, e.g. 20M), a rate the server keeps up
+# with, so that its receive window is open when the dump freezes it and the client's
+# data keeps arriving at the old kernel's dumped socket (default: as fast as it goes,
+# which under TCG often fills the server's buffer first)
+rate=$(arg criu_rate)
 root=/criu-root
 rto=$(arg criu_rto_max_ms)
 echo "${rto:-1000}" >/proc/sys/net/ipv4/tcp_rto_max_ms
@@ -46,8 +51,9 @@ echo "# net.ipv4.tcp_rto_max_ms $(cat /proc/sys/net/ipv4/tcp_rto_max_ms)," \
 	"net.ipv4.tcp_retries2 $(cat /proc/sys/net/ipv4/tcp_retries2)"
 i=0
 while :; do
+	# shellcheck disable=SC2086 # no option, or one
 	chroot "$root" iperf3 -c 192.0.2.1 -p 5201 -t "${secs:-60}" -i 1 --forceflush --connect-timeout 3000 \
-		--snd-timeout 120000 >/tmp/iperf3.out 2>&1
+		--snd-timeout 120000 ${rate:+-b "$rate"} >/tmp/iperf3.out 2>&1
 	rc=$?
 	if [ "$rc" -ne 0 ] && grep -q 'unable to connect to server' /tmp/iperf3.out &&
 		! grep -q 'connected to' /tmp/iperf3.out && [ "$i" -lt 90 ]; then

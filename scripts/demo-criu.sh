@@ -30,6 +30,9 @@
 #       disk would keep them) and an empty LUO session only holds the restore window
 #       open: "criu_images save SESSION </dev/null" before the kexec, "criu_images
 #       restore SESSION /dev/null -- criu restore ..." after it (the README's recipe)
+#   RATE=BITS  the peer's iperf3 -b (e.g. 20M): slow enough for the server to keep up, so
+#       that the client's data, not just zero-window probes, reaches the dumped socket
+#       in the old kernel between the dump and the kexec
 #   CRIU_OPTS='OPT ...'       more options for criu dump and restore
 #   CRIU_DUMP_OPTS='OPT ...'  more options for criu dump only
 #   CRIU_DELAY=SECONDS        how long the new kernel's userspace waits before the
@@ -58,6 +61,10 @@ opts="--network-lock $lock ${CRIU_OPTS:-}"
 words() { local w; w=$(echo "$1" | xargs | tr ' ' ','); echo "${w:+$2=$w}"; }
 cmdline="$(words "$opts" luonet.criu_opts) $(words "$dump_opts" luonet.criu_dump_opts)"
 cmdline+=" luonet.criu_delay=${CRIU_DELAY:-4}"
+if [ -n "${RATE:-}" ]; then
+	[[ "$RATE" =~ ^[0-9]+[KMG]?$ ]] || die "RATE must be bits/s like 20M, not '$RATE'"
+	cmdline+=" luonet.criu_rate=$RATE"
+fi
 case ${HOLD:-} in
 '' | 0) ;;
 1) cmdline+=" luonet.criu_hold=1" ;;
@@ -106,7 +113,7 @@ run() {
 }
 
 # One directory per variant: runs of different variants can be compared.
-runs=$dir/$kernels-$lock${HOLD:+-hold}
+runs=$dir/$kernels-$lock${HOLD:+-hold}${RATE:+-$RATE}
 rc=0
 case $kernels in
 series)
@@ -130,8 +137,8 @@ esac
 echo
 log "make demo-criu: $(($(date +%s) - t_start)) s wall in all"
 if [ "$rc" -eq 0 ]; then
-	echo "make demo-criu (LOCK=$lock KERNELS=$kernels${HOLD:+ HOLD=$HOLD}): done ($what)"
+	echo "make demo-criu (LOCK=$lock KERNELS=$kernels${HOLD:+ HOLD=$HOLD}${RATE:+ RATE=$RATE}): done ($what)"
 else
-	echo "make demo-criu (LOCK=$lock KERNELS=$kernels${HOLD:+ HOLD=$HOLD}): FAIL (see above; logs in $runs)"
+	echo "make demo-criu (LOCK=$lock KERNELS=$kernels${HOLD:+ HOLD=$HOLD}${RATE:+ RATE=$RATE}): FAIL (see above; logs in $runs)"
 fi
 exit "$rc"
