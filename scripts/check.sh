@@ -96,8 +96,11 @@ for k in "${kinds[@]}"; do
 	step "initramfs-$k" "$TOP/scripts/initramfs.sh" "$BUILD/out/$k/bzImage" \
 		"$BUILD/tests/bin" "$BUILD/out/$k/initramfs.cpio" || finish
 	if needs_criu "$k"; then
+		# Without it (e.g. no network for the first download), the CRIU tests fail
+		# as harness errors; the others still run.
+		rm -f "$BUILD/out/$k/initramfs-criu.cpio"
 		step "initramfs-$k-criu" "$TOP/scripts/criu-initramfs.sh" \
-			"$BUILD/out/$k/initramfs.cpio" "$BUILD/out/$k/initramfs-criu.cpio" || finish
+			"$BUILD/out/$k/initramfs.cpio" "$BUILD/out/$k/initramfs-criu.cpio" || true
 	fi
 done
 

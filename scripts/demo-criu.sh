@@ -65,10 +65,10 @@ if [ -n "${RATE:-}" ]; then
 	[[ "$RATE" =~ ^[0-9]+[KMG]?$ ]] || die "RATE must be bits/s like 20M, not '$RATE'"
 	cmdline+=" luonet.criu_rate=$RATE"
 fi
-case ${HOLD:-} in
-'' | 0) ;;
+case ${HOLD:-0} in
+0) HOLD= ;;
 1) cmdline+=" luonet.criu_hold=1" ;;
-*) die "HOLD must be 1 or unset, not '$HOLD'" ;;
+*) die "HOLD must be 1 or 0, not '$HOLD'" ;;
 esac
 
 dir=$BUILD/criu

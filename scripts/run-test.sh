@@ -15,7 +15,7 @@ read -r _ bin stages peer _ _ drop root < <(awk -v n="$name" '$1 == n' "$TOP/tes
 	die "no test '$name' in tests.list"
 [ "$drop" = - ] && drop=
 case $root in
--) ;;
+-)	unset GUEST_INITRD ;;
 criu)	# both guests: the CRIU root is in the initramfs (scripts/criu-initramfs.sh)
 	export GUEST_INITRD=$kdir/initramfs-criu.cpio
 	[ -s "$GUEST_INITRD" ] || die "no $GUEST_INITRD (scripts/criu-initramfs.sh makes it)" ;;
