@@ -6,8 +6,8 @@
  * kselftests, not a copy.
  *
  *   luo_tcp_agent save SESSION PID
- *	Freeze PID (SIGTSTP, then SIGSTOP if it has not stopped within a
- *	second), take its established TCP sockets (pidfd_getfd),
+ *	Freeze PID (SIGTSTP, then SIGSTOP if it has not stopped after about
+ *	a second), take its established TCP sockets (pidfd_getfd),
  *	put each in repair mode and save it (luo_tcp_save()) into a memfd, and
  *	preserve the memfd in a new LUO session SESSION. Then stay in the
  *	background holding /dev/liveupdate and the session until the kexec.
@@ -74,14 +74,17 @@ static int is_established_tcp(int fd)
 	       ti.tcpi_state == STATE_ESTABLISHED;
 }
 
-/* Wait until @pid is stopped (state T in /proc/PID/stat). */
-static int wait_stopped(pid_t pid, int ms)
+/*
+ * Wait until @pid is stopped (state T in /proc/PID/stat): @polls reads of it,
+ * 1 ms apart (so at least that many ms; more on a slow or loaded machine).
+ */
+static int wait_stopped(pid_t pid, int polls)
 {
 	char path[64], buf[512], *p;
 	int i, fd, n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	for (i = 0; i < ms; i++) {
+	for (i = 0; i < polls; i++) {
 		fd = open(path, O_RDONLY);
 		if (fd < 0)
 			return -1;
@@ -146,7 +149,7 @@ static int cmd_save(const char *session_name, pid_t pid)
 	 * state is whole. SIGTSTP stops it like SIGSTOP by default, and lets a
 	 * service that catches it stop itself at such a point (lu_stream: after
 	 * echoing what it has read). The kernel discards SIGTSTP for an orphaned
-	 * process group, hence SIGSTOP after a second.
+	 * process group, hence SIGSTOP after about a second.
 	 * LUO_TCP_AGENT_FREEZE=SIGSTOP: SIGSTOP at once (a test of the above).
 	 */
 	stop = getenv("LUO_TCP_AGENT_FREEZE");
