@@ -1,13 +1,16 @@
 # luo-net: thin entry points; the work is done by scripts/.
-.PHONY: all check test demo demo-criu bench tree export build clean help
+.PHONY: all check test demo demo-criu bench bench-restore update-matrix tree export build clean help
 
 help:
 	@echo "make demo          build what is missing, run the live-update demo"
+	@echo "                   [CONNS=N]: N connections, IPv4 and IPv6 alternating (default 2)"
 	@echo "make demo-criu     CRIU checkpoints an iperf3 server, restores it across the live update (Debian's CRIU 4.2.1)"
 	@echo "                   [LOCK=iptables|nftables|skip] [KERNELS=series|base|base-series]"
 	@echo "make check         the whole suite (static checks, per-patch builds, guest tests, negative controls)"
 	@echo "make test T=NAME   one test from tests.list, on the series' kernel"
 	@echo "make bench         established-path cost, series vs base kernel (non-debug builds)"
+	@echo "make bench-restore a live update with 1, 10, 100, 1000 connections: dump, restore, stall [CONNS='...']"
+	@echo "make update-matrix same image, another build, two in a row, base -> series, series -> base [MATRIX_CONNS=N]"
 	@echo "make tree          materialize build/linux (base + patches/)"
 	@echo "make export        write build/linux's commits back to patches/"
 	@echo "make clean         remove build/ (the download and ccache caches are kept)"
@@ -27,6 +30,12 @@ demo-criu:
 
 bench:
 	bash scripts/bench.sh
+
+bench-restore:
+	bash scripts/bench-restore.sh
+
+update-matrix:
+	bash scripts/update-matrix.sh
 
 tree:
 	bash scripts/deps.sh && bash scripts/tree.sh

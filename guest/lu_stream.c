@@ -1,36 +1,68 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The live-update demo's TCP stream (make demo).
+ * The live-update demo's TCP streams (make demo): N connections to one service.
  *
- *   lu_stream peer [ADDR]     the client, on the peer guest: connects to ADDR
- *                             (default 192.0.2.1) port 7030 and sends one
- *                             64-byte record every 10 ms; checks every record the
- *                             server echoes back; logs the DUT's marks (UDP 7031)
- *   lu_stream serve PORT      the server, on the DUT: accepts one connection and
- *                             echoes every record after checking it
- *   lu_stream serve-fds       the same on a connection handed over as fd 3
- *                             (LISTEN_FDS=1), e.g. by luo_tcp_agent restore
+ *   lu_stream peer [ADDR]     the client, on the peer guest: opens N connections
+ *                             to port 7030, connection i (from 0) to the IPv4
+ *                             address ADDR (default 192.0.2.1) when i is even, to
+ *                             the IPv6 address 2001:db8::1 when i is odd; sends
+ *                             64-byte records on all of them; checks every record
+ *                             the server echoes back; logs the DUT's marks (UDP
+ *                             7031)
+ *   lu_stream serve PORT      the server, on the DUT: accepts N connections, then
+ *                             echoes every record on all of them after checking it
+ *   lu_stream serve-fds       the same on N connections handed over as fds 3..N+2
+ *                             (LISTEN_FDS=N), e.g. by luo_tcp_agent restore
  *   lu_stream mark TEXT...    send TEXT to the peer's mark port (DUT -> peer)
  *
- * Records carry their number, the peer's send time and a checksum, so the peer
- * counts at the application level what was lost, duplicated or reordered. The
- * server reads whole records only (ioctl SIOCINQ first), and stops for a dump
- * where its state is whole: SIGTSTP (what luo_tcp_agent sends first) makes it
- * finish echoing what it has read, then stop itself (SIGSTOP), so that every
- * record it consumed is in its socket's send queue when the socket is saved.
- * A SIGSTOP between its read and its echo would lose those records: its memory
- * is not part of the dump. LU_STREAM_ECHO_DELAY_MS=N in its environment makes
- * it wait N ms between the two, so that a freeze lands there (a test of that).
+ * N is LU_STREAM_CONNS=N in the environment, else luonet.conns=N on the kernel
+ * command line, else 2 (one IPv4 and one IPv6 connection); 1..4000. Both sides
+ * raise their RLIMIT_NOFILE to the hard limit and need N + 16 fds.
  *
- * The peer prints KTAP, and for scripts/demo-report.sh: "# d T SENT ECHOED"
- * every 100 ms (T in seconds since the connection, bytes), "# mark T TEXT" for
- * every mark, "# reset T ERRNO" when the connection fails, "# stall T0 T1" for
- * the record that took longest to come back (sent at T0, echoed at T1) and
- * "# gap T0 T1" for the longest time without any echo. With
- * luonet.rto_max_ms=N on its kernel command line (or LU_STREAM_RTO_MAX_MS=N in
- * its environment), the peer caps its retransmission backoff with
- * TCP_RTO_MAX_MS; with luonet.canary=1 it also
- * sends the canary (see canary_open()).
+ * The rate is bounded in all, for TCG guests: every 10 ms tick the peer sends
+ * at most 20 records, round robin over the connections, so that each one sends
+ * a record every max(1, ceil(N / 20)) ticks (N <= 20: every tick).
+ *
+ * Records carry their number, the peer's send time and a checksum, so the peer
+ * counts at the application level, per connection, what was lost, duplicated
+ * or reordered. The server reads whole records only (SO_RCVLOWAT, then ioctl
+ * SIOCINQ), and stops for a dump where its state is whole: SIGTSTP (what
+ * luo_tcp_agent sends first) makes it finish echoing what it has read on every
+ * connection, then stop itself (SIGSTOP), so that every record it consumed is
+ * in its sockets' send queues when they are saved. A SIGSTOP between its read
+ * and its echo would lose those records: its memory is not part of the dump.
+ * LU_STREAM_ECHO_DELAY_MS=N in its environment makes it wait N ms between the
+ * two, so that a freeze lands there (a test of that).
+ *
+ * The peer prints KTAP, and for scripts/demo-report.sh (T in seconds since the
+ * first connection, sums over the connections):
+ *   "# connected T"       (absolute) when the first connection was established
+ *   "# conns N ipv4 A ipv6 B"  once all are
+ *   "# d T SENT ECHOED"   every 100 ms, bytes
+ *   "# mark T TEXT"       for every mark
+ *   "# reset T ERRNO"     when the first connection fails (only the first; the
+ *                         next few as "# failed conn I ...")
+ *   "# stall T0 T1"       the record that took longest to come back, on any
+ *                         connection (sent at T0, echoed at T1)
+ *   "# gap T0 T1"         the longest time without any echo on any connection
+ *   "# records sent ..."  the record counts
+ *   "# stalls n N median S max S"  each connection's longest record round trip,
+ *                         over the N connections that echoed anything
+ *   "# resets K"          connections that failed
+ *   "# unresumed K"       connections neither failed nor resumed
+ * The DUT's marks: "stage1 ..." (and "stage2 ..." for a second live update in a
+ * row) when it froze, "report ..." after the last restore, "restored ..." only
+ * logged. A connection resumed when a record it sent after the report came
+ * back. The peer streams until every connection resumed or failed (then 3 s
+ * more), or a connection failed and the report came (or 20 s passed), or 30 s
+ * after the report some connection has not resumed, or 300 s in all.
+ *
+ * Environment of the peer: LU_STREAM_ADDR4 (when no ADDR is given) and
+ * LU_STREAM_ADDR6 replace the addresses; with luonet.rto_max_ms=N on its kernel
+ * command line (or LU_STREAM_RTO_MAX_MS=N), the peer caps its retransmission
+ * backoff with TCP_RTO_MAX_MS on every connection; with luonet.canary=1 it also
+ * sends the canary (see canary_open()). LU_STREAM_MARK_ADDR replaces the
+ * address marks go to (a local test).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,23 +77,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/sockios.h>
 
+#ifndef TCP_RTO_MAX_MS
+#define TCP_RTO_MAX_MS	44	/* uapi of the series' kernel, for older headers */
+#endif
+
 #define PORT		7030
 #define MARK_PORT	7031
 #define PEER_ADDR	"192.0.2.2"
+#define DUT_ADDR4	"192.0.2.1"
+#define DUT_ADDR6	"2001:db8::1"
 #define CANARY_PORT	7099
 #define REC		64
 #define MAGIC		0x4c555354	/* "LUST" */
 #define TICK_MS		10
+#define TICK_RECS	20	/* records per tick, over all connections */
 #define CONNECT_S	180	/* the DUT boots and starts its server */
-#define RESUMED_S	3	/* stream this long after it resumed */
+#define RESUMED_S	3	/* stream this long after the last one resumed */
+#define RESUME_WAIT_S	30	/* after the report, for every connection to resume */
 #define TOTAL_S		300	/* give up: the peer never gets its echoes back */
 #define AFTER_RESET_S	20	/* wait for the DUT's report after a reset */
+#define EOF_WAIT_S	60	/* for the server's EOF after ours */
 #define USER_TIMEOUT_MS	(120 * 1000)	/* with a capped RTO */
+#define DEFAULT_CONNS	2
+#define MAX_CONNS	4000
+#define SPARE_FDS	16
+#define FAILED_SHOWN	10	/* failures printed after the first */
+#define VERBOSE_CONNS	8	/* the server logs each connection up to this many */
+#define SERVE_RECS	32	/* records the server reads at a time, per connection */
 
 struct rec {
 	uint32_t magic;
@@ -134,6 +183,105 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* The value of luonet.NAME= on the kernel command line in @buf; 0 without it. */
+static int cmdline_str(const char *name, char *val, size_t size)
+{
+	char buf[4096], key[64], *p;
+	FILE *f = fopen("/proc/cmdline", "r");
+	int found = 0;
+	size_t len;
+
+	snprintf(key, sizeof(key), " luonet.%s=", name);
+	buf[0] = ' ';
+	if (f && fgets(buf + 1, sizeof(buf) - 1, f)) {
+		/* The last one wins, as in guest/init's arg(). */
+		for (p = strstr(buf, key); p; p = strstr(p, key)) {
+			p += strlen(key);
+			len = strcspn(p, " \t\n");
+			if (len >= size)
+				len = size - 1;
+			memcpy(val, p, len);
+			val[len] = '\0';
+			found = 1;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* luonet.NAME=N on the kernel command line, 0 without it. */
+static int cmdline_int(const char *name)
+{
+	char val[64];
+
+	return cmdline_str(name, val, sizeof(val)) ? atoi(val) : 0;
+}
+
+/* A count in 1..MAX_CONNS, -1 for anything else. */
+static int parse_count(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > MAX_CONNS)
+		return -1;
+	return v;
+}
+
+/* Raise the soft RLIMIT_NOFILE to the hard one (the guests': 4096). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Whether @n connections fit in RLIMIT_NOFILE; complains with @pfx if not. */
+static int fds_fit(int n, FILE *out, const char *pfx)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    (rlim_t)n + SPARE_FDS <= rl.rlim_cur)
+		return 1;
+	fprintf(out, "%s%d connections need %d fds, RLIMIT_NOFILE is %llu (hard %llu)\n",
+		pfx, n, n + SPARE_FDS, (unsigned long long)rl.rlim_cur,
+		(unsigned long long)rl.rlim_max);
+	return 0;
+}
+
+/*
+ * N: LU_STREAM_CONNS=N, else luonet.conns=N, else DEFAULT_CONNS. -1 (after
+ * saying why on @out, each line starting with @pfx) when it is out of range or
+ * the fds do not fit.
+ */
+static int conns_wanted(FILE *out, const char *pfx)
+{
+	const char *s = getenv("LU_STREAM_CONNS"), *what = "LU_STREAM_CONNS";
+	char val[64];
+	int n = DEFAULT_CONNS;
+
+	if (!s && cmdline_str("conns", val, sizeof(val))) {
+		s = val;
+		what = "luonet.conns";
+	}
+	if (s) {
+		n = parse_count(s);
+		if (n < 0) {
+			fprintf(out, "%s%s=%s: the number of connections must be 1..%d\n",
+				pfx, what, s, MAX_CONNS);
+			return -1;
+		}
+	}
+	return fds_fit(n, out, pfx) ? n : -1;
+}
+
 static volatile sig_atomic_t tstp;
 
 static void on_tstp(int sig)
@@ -141,129 +289,265 @@ static void on_tstp(int sig)
 	tstp = 1;
 }
 
-/* Echo whole, valid records until EOF; stop between two echoes on SIGTSTP. */
-static int serve_conn(int fd)
+/* A connection the server echoes. */
+struct sconn {
+	int fd, id, done, failed;
+	uint64_t first, next, count;
+	int len;			/* bytes in buf, read and not echoed yet */
+	struct rec buf[SERVE_RECS];
+};
+
+struct server {
+	int n, open, verbose;
+	struct sconn *c;
+	struct pollfd *pfd;
+};
+
+/* "conn I: " before a connection's log lines when there are several. */
+static const char *sc_name(const struct server *s, const struct sconn *c)
+{
+	static char name[32];
+
+	if (s->n == 1)
+		return "";
+	snprintf(name, sizeof(name), "conn %d: ", c->id);
+	return name;
+}
+
+static void sc_close(struct server *s, struct sconn *c, int failed)
+{
+	close(c->fd);
+	s->pfd[c->id].fd = -1;
+	c->done = 1;
+	c->failed = failed;
+	c->len = 0;
+	s->open--;
+}
+
+/*
+ * Read the whole records there are on @c (and check them), or handle its EOF
+ * or error. Returns 1 when it read records or closed the connection, 0 when
+ * there was nothing to do.
+ */
+static int sc_read(struct server *s, struct sconn *c, short revents)
+{
+	int avail, n, i, err = 0;
+	socklen_t len = sizeof(err);
+
+	if (ioctl(c->fd, SIOCINQ, &avail) < 0) {
+		printf("# server: %sSIOCINQ: %s\n", sc_name(s, c), strerror(errno));
+		sc_close(s, c, 1);
+		return 1;
+	}
+	if (avail < REC) {
+		/* EOF (or reset) once nothing is left but a partial record. */
+		if (!getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) && err)
+			printf("# server: %s%s\n", sc_name(s, c), strerror(err));
+		else if (!(revents & (POLLRDHUP | POLLHUP)))
+			return 0;	/* woken below SO_RCVLOWAT: memory pressure */
+		if (avail)
+			printf("# server: %s%d bytes of a partial record at EOF\n",
+			       sc_name(s, c), avail);
+		sc_close(s, c, err || avail);
+		return 1;
+	}
+	if (avail > (int)sizeof(c->buf))
+		avail = sizeof(c->buf);
+	avail -= avail % REC;
+	n = read(c->fd, c->buf, avail);
+	if (n != avail) {
+		printf("# server: %sshort read %d of %d\n", sc_name(s, c), n, avail);
+		sc_close(s, c, 1);
+		return 1;
+	}
+	for (i = 0; i < n / REC; i++) {
+		if (!rec_ok(&c->buf[i])) {
+			printf("# server: %sbad record after %llu\n", sc_name(s, c),
+			       (unsigned long long)c->next);
+			sc_close(s, c, 1);
+			return 1;
+		}
+		if (!c->count) {
+			c->first = c->buf[i].seq;
+			if (s->verbose) {
+				printf("# server: %sfirst record %llu\n", sc_name(s, c),
+				       (unsigned long long)c->first);
+				fflush(stdout);
+			}
+		} else if (c->buf[i].seq != c->next) {
+			printf("# server: %srecord %llu after %llu\n", sc_name(s, c),
+			       (unsigned long long)c->buf[i].seq,
+			       (unsigned long long)c->next - 1);
+			sc_close(s, c, 1);
+			return 1;
+		}
+		c->next = c->buf[i].seq + 1;
+		c->count++;
+	}
+	c->len = n;
+	return 1;
+}
+
+/*
+ * Echo whole, valid records on every connection until EOF on all of them; on
+ * SIGTSTP, stop between two rounds: after echoing everything read.
+ */
+static int serve_conns(const int *fds, int n)
 {
 	struct sigaction sa = { .sa_handler = on_tstp };	/* no SA_RESTART */
 	const char *d = getenv("LU_STREAM_ECHO_DELAY_MS");
 	struct timespec delay = { 0 };
-	struct rec buf[64];
-	uint64_t first = 0, next = 0, count = 0;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int avail, n, i;
+	struct server s = { .n = n, .open = n, .verbose = n <= VERBOSE_CONNS };
+	unsigned long long count = 0;
+	int i, r, got, lowat = REC, failed = 0;
+	struct sconn *c;
 
+	s.c = calloc(n, sizeof(*s.c));
+	s.pfd = calloc(n, sizeof(*s.pfd));
+	if (!s.c || !s.pfd) {
+		printf("# server: out of memory for %d connections\n", n);
+		return 1;
+	}
 	if (d && atoi(d) > 0) {
 		delay.tv_sec = atoi(d) / 1000;
 		delay.tv_nsec = atoi(d) % 1000 * 1000000L;
 		printf("# server: %s ms between reading records and echoing them\n", d);
 	}
+	for (i = 0; i < n; i++) {
+		s.c[i].fd = fds[i];
+		s.c[i].id = i;
+		s.pfd[i].fd = fds[i];
+		s.pfd[i].events = POLLIN | POLLRDHUP;
+		/* poll() wakes for a whole record, or EOF: never for a partial one. */
+		if (setsockopt(fds[i], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat))) {
+			printf("# server: conn %d: SO_RCVLOWAT: %s\n", i, strerror(errno));
+			return 1;
+		}
+	}
+	fflush(stdout);
 	sigaction(SIGTSTP, &sa, NULL);
-	for (;;) {
+	while (s.open) {
 		if (tstp) {
 			tstp = 0;
 			raise(SIGSTOP);
 		}
-		if (poll(&p, 1, -1) < 0) {
+		r = poll(s.pfd, n, -1);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("server: poll");
 			return 1;
 		}
-		if (ioctl(fd, SIOCINQ, &avail) < 0) {
-			perror("server: SIOCINQ");
-			return 1;
-		}
-		if (avail < REC) {
-			/* EOF (or reset) once nothing is left but a partial record. */
-			char c;
-
-			n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-			if (n == 0 || (n < 0 && errno != EAGAIN)) {
-				if (n < 0)
-					printf("# server: %s\n", strerror(errno));
-				if (avail)
-					printf("# server: %d bytes of a partial record at EOF\n", avail);
-				printf("# server: echoed %llu records, %llu..%llu\n",
-				       (unsigned long long)count, (unsigned long long)first,
-				       (unsigned long long)(next ? next - 1 : 0));
-				return n == 0 && !avail ? 0 : 1;
-			}
-			usleep(1000);
+		got = 0;
+		for (i = 0; i < n; i++)
+			if (s.pfd[i].fd >= 0 && s.pfd[i].revents)
+				got |= sc_read(&s, &s.c[i], s.pfd[i].revents);
+		if (!got) {
+			usleep(1000);	/* below SO_RCVLOWAT everywhere: not spin */
 			continue;
-		}
-		if (avail > (int)sizeof(buf))
-			avail = sizeof(buf);
-		avail -= avail % REC;
-		n = read(fd, buf, avail);
-		if (n != avail) {
-			printf("# server: short read %d of %d\n", n, avail);
-			return 1;
-		}
-		for (i = 0; i < n / REC; i++) {
-			if (!rec_ok(&buf[i])) {
-				printf("# server: bad record after %llu\n", (unsigned long long)next);
-				return 1;
-			}
-			if (!count) {
-				first = buf[i].seq;
-				printf("# server: first record %llu\n", (unsigned long long)first);
-				fflush(stdout);
-			} else if (buf[i].seq != next) {
-				printf("# server: record %llu after %llu\n",
-				       (unsigned long long)buf[i].seq, (unsigned long long)next - 1);
-				return 1;
-			}
-			next = buf[i].seq + 1;
-			count++;
 		}
 		if (delay.tv_sec || delay.tv_nsec)
 			nanosleep(&delay, NULL);	/* cut short by SIGTSTP */
-		if (write_full(fd, buf, n)) {
-			printf("# server: echo: %s\n", strerror(errno));
-			return 1;
+		for (i = 0; i < n; i++) {
+			c = &s.c[i];
+			if (c->done || !c->len)
+				continue;
+			if (write_full(c->fd, c->buf, c->len)) {
+				printf("# server: %secho: %s\n", sc_name(&s, c), strerror(errno));
+				sc_close(&s, c, 1);
+				continue;
+			}
+			c->len = 0;
 		}
 	}
+	for (i = 0; i < n; i++) {
+		c = &s.c[i];
+		count += c->count;
+		failed += c->failed;
+		if (n == 1 || s.verbose || c->failed)
+			printf("# server: %sechoed %llu records, %llu..%llu%s\n",
+			       sc_name(&s, c), (unsigned long long)c->count,
+			       (unsigned long long)c->first,
+			       (unsigned long long)(c->next ? c->next - 1 : 0),
+			       c->failed ? " (failed)" : "");
+	}
+	if (n > 1)
+		printf("# server: echoed %llu records on %d connections, %d failed\n",
+		       count, n, failed);
+	return !!failed;
 }
 
 static int serve(int port)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-	int one = 1, zero = 0, ls, fd;
+	int one = 1, zero = 0, ls, n, i, *fds;
 
+	n = conns_wanted(stdout, "# server: ");
+	if (n < 0)
+		return 2;
+	fds = calloc(n, sizeof(*fds));
 	ls = socket(AF_INET6, SOCK_STREAM, 0);
+	if (!fds || ls < 0) {
+		perror("server: socket");
+		return 1;
+	}
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(ls, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(ls, (void *)&a, sizeof(a)) || listen(ls, 1)) {
+	if (bind(ls, (void *)&a, sizeof(a)) || listen(ls, n < 128 ? 128 : n)) {
 		perror("server: bind/listen");
 		return 1;
 	}
-	fd = accept(ls, NULL, NULL);
-	if (fd < 0) {
-		perror("server: accept");
-		return 1;
+	for (i = 0; i < n; i++) {
+		fds[i] = accept(ls, NULL, NULL);
+		if (fds[i] < 0) {
+			if (errno == EINTR) {
+				i--;
+				continue;
+			}
+			printf("# server: accept (after %d of %d connections): %s\n", i, n,
+			       strerror(errno));
+			return 1;
+		}
 	}
 	close(ls);
-	printf("# server: accepted\n");
+	/* Only now: a script waits for the word. */
+	printf("# server: accepted %d connection%s\n", n, n == 1 ? "" : "s");
 	fflush(stdout);
-	return serve_conn(fd);
+	return serve_conns(fds, n);
 }
 
 static int serve_fds(void)
 {
-	const char *n = getenv("LISTEN_FDS");
+	const char *s = getenv("LISTEN_FDS");
+	struct stat st;
+	int n, i, *fds;
 
-	if (!n || strcmp(n, "1")) {
-		fprintf(stderr, "serve-fds: want LISTEN_FDS=1 (one connection as fd 3)\n");
+	n = s ? parse_count(s) : -1;
+	if (n < 0) {
+		fprintf(stderr, "serve-fds: want LISTEN_FDS=N, 1..%d (connections as fds 3...)\n",
+			MAX_CONNS);
 		return 2;
 	}
-	printf("# server: took over fd 3\n");
+	fds = calloc(n, sizeof(*fds));
+	if (!fds)
+		return 1;
+	for (i = 0; i < n; i++) {
+		fds[i] = 3 + i;
+		if (fstat(fds[i], &st) || !S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "serve-fds: fd %d (of LISTEN_FDS=%d from 3) is not a socket\n",
+				fds[i], n);
+			return 2;
+		}
+	}
+	printf("# server: took over %d fd%s (3..%d)\n", n, n == 1 ? "" : "s", n + 2);
 	fflush(stdout);
-	return serve_conn(3);
+	return serve_conns(fds, n);
 }
 
 static int mark(int argc, char *argv[])
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(MARK_PORT) };
+	const char *to = getenv("LU_STREAM_MARK_ADDR") ?: PEER_ADDR;
 	char text[1024] = "";
 	int fd, i;
 
@@ -272,7 +556,10 @@ static int mark(int argc, char *argv[])
 			strncat(text, " ", sizeof(text) - strlen(text) - 1);
 		strncat(text, argv[i], sizeof(text) - strlen(text) - 1);
 	}
-	inet_pton(AF_INET, PEER_ADDR, &a.sin_addr);
+	if (inet_pton(AF_INET, to, &a.sin_addr) != 1) {
+		fprintf(stderr, "lu_stream: bad mark address %s\n", to);
+		return 1;
+	}
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0 || sendto(fd, text, strlen(text), 0, (void *)&a, sizeof(a)) < 0) {
 		perror("mark");
@@ -281,42 +568,35 @@ static int mark(int argc, char *argv[])
 	return 0;
 }
 
-struct peer {
-	int fd, udp;
-	double t0;			/* connection established */
+/* One of the peer's connections. */
+struct conn {
+	int fd, id, v6;
 	uint64_t sent, echoed;		/* records */
 	size_t out_off;			/* of the record being sent */
 	struct rec out;
 	char in[REC];
 	size_t in_len;
 	uint64_t lost, dup, bad;
-	double last_echo, stall_from, stall_to, gap_from, gap_to;
-	double stage1_at, report_at, resumed_at, reset_at;
-	int err;
+	double stall_from, stall_to;
+	double resumed_at, reset_at;
+	int err, shut, eof;
 };
 
-/* luonet.NAME=N on the kernel command line, 0 without it. */
-static int cmdline_int(const char *name)
-{
-	char buf[4096], key[64], *p;
-	FILE *f = fopen("/proc/cmdline", "r");
-	int n = 0;
-
-	snprintf(key, sizeof(key), " luonet.%s=", name);
-	buf[0] = ' ';
-	if (f && fgets(buf + 1, sizeof(buf) - 1, f)) {
-		p = strstr(buf, key);
-		if (p)
-			n = atoi(p + strlen(key));
-	}
-	if (f)
-		fclose(f);
-	return n;
-}
+struct peer {
+	int udp, n;
+	struct conn *c;
+	struct pollfd *pfd;		/* the mark socket, then the connections */
+	struct conn **pc;		/* the connection of each pfd */
+	double t0;			/* the first connection established */
+	double last_echo, gap_from, gap_to;	/* over all connections */
+	double stage_at, report_at, last_resume;
+	double reset_at;		/* of the first connection that failed */
+	int err, resets;
+};
 
 /*
- * The canary (luonet.canary=1): from the DUT's "stage1" mark to its "report"
- * mark, one ACK segment every tick for a flow that never existed
+ * The canary (luonet.canary=1): from the DUT's first "stageN" mark to its
+ * "report" mark, one ACK segment every tick for a flow that never existed
  * (PEER_ADDR:CANARY_PORT -> DUT:PORT). Every RST the DUT answers it with is a
  * tick during which an unrestored connection would have been reset.
  */
@@ -362,17 +642,22 @@ static void canary_send(int fd, const char *addr, uint32_t seq)
 	sendto(fd, &h, sizeof(h), 0, (void *)&dst, sizeof(dst));
 }
 
-static int dial(const char *addr)
+/* Connect to @addr (IPv4 or IPv6) port PORT, retrying until @deadline. */
+static int dial(const char *addr, double deadline)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
-	double deadline = now() + CONNECT_S;
-	int fd;
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(PORT) };
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	int v6 = !!strchr(addr, ':'), fd;
 
-	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+	if (v6 ? inet_pton(AF_INET6, addr, &a6.sin6_addr) != 1 :
+		 inet_pton(AF_INET, addr, &a4.sin_addr) != 1)
 		return -1;
 	while (now() < deadline) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (!connect(fd, (void *)&a, sizeof(a)))
+		fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			return -1;
+		if (v6 ? !connect(fd, (void *)&a6, sizeof(a6)) :
+			 !connect(fd, (void *)&a4, sizeof(a4)))
 			return fd;
 		close(fd);
 		sleep(1);
@@ -380,80 +665,106 @@ static int dial(const char *addr)
 	return -1;
 }
 
-static void peer_fail(struct peer *p, int err)
+static int conn_live(const struct conn *c)
 {
-	if (p->reset_at)
-		return;
-	p->err = err;
-	p->reset_at = now();
-	printf("# reset %.3f %s\n", p->reset_at - p->t0, strerror(err));
+	return !c->reset_at && !c->eof;
 }
 
-static void peer_send(struct peer *p)
+static void peer_fail(struct peer *p, struct conn *c, int err)
+{
+	if (c->reset_at)
+		return;
+	c->err = err;
+	c->reset_at = now();
+	p->resets++;
+	if (!p->reset_at) {
+		/* The first one, as demo-report.sh reads it (it takes the last line). */
+		p->reset_at = c->reset_at;
+		p->err = err;
+		printf("# reset %.3f %s\n", p->reset_at - p->t0, strerror(err));
+	} else if (p->resets <= FAILED_SHOWN + 1) {
+		printf("# failed conn %d (%s) at %.3f: %s\n", c->id, c->v6 ? "ipv6" : "ipv4",
+		       c->reset_at - p->t0, strerror(err));
+	}
+}
+
+static void peer_send(struct peer *p, struct conn *c)
 {
 	ssize_t n;
 
-	if (!p->out_off && p->out.seq != p->sent)
-		rec_make(&p->out, p->sent);
-	n = send(p->fd, (char *)&p->out + p->out_off, REC - p->out_off,
+	if (!c->out_off && c->out.seq != c->sent)
+		rec_make(&c->out, c->sent);
+	n = send(c->fd, (char *)&c->out + c->out_off, REC - c->out_off,
 		 MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno != EAGAIN)
-			peer_fail(p, errno);
+			peer_fail(p, c, errno);
 		return;
 	}
-	p->out_off += n;
-	if (p->out_off == REC) {
-		p->out_off = 0;
-		p->sent++;
+	c->out_off += n;
+	if (c->out_off == REC) {
+		c->out_off = 0;
+		c->sent++;
 	}
 }
 
-static void peer_echo(struct peer *p, const struct rec *r)
+static void peer_echo(struct peer *p, struct conn *c, const struct rec *r)
 {
 	double t = now();
 
 	if (!rec_ok(r)) {
-		p->bad++;
-	} else if (r->seq > p->echoed) {
-		p->lost += r->seq - p->echoed;
-		p->echoed = r->seq + 1;
-	} else if (r->seq < p->echoed) {
-		p->dup++;
+		c->bad++;
+	} else if (r->seq > c->echoed) {
+		c->lost += r->seq - c->echoed;
+		c->echoed = r->seq + 1;
+	} else if (r->seq < c->echoed) {
+		c->dup++;
 	} else {
-		p->echoed++;
+		c->echoed++;
 	}
 	/* The stall: the longest any record took to come back. */
-	if (rec_ok(r) && t - r->sent_ns / 1e9 > p->stall_to - p->stall_from) {
-		p->stall_from = r->sent_ns / 1e9;
-		p->stall_to = t;
+	if (rec_ok(r) && t - r->sent_ns / 1e9 > c->stall_to - c->stall_from) {
+		c->stall_from = r->sent_ns / 1e9;
+		c->stall_to = t;
 	}
+	/* The gap: the longest time without an echo on any connection. */
 	if (p->last_echo && t - p->last_echo > p->gap_to - p->gap_from) {
 		p->gap_from = p->last_echo;
 		p->gap_to = t;
 	}
 	p->last_echo = t;
 	/* Resumed: a record sent after the DUT reported its restore came back. */
-	if (p->report_at && !p->resumed_at && rec_ok(r) && r->sent_ns / 1e9 >= p->report_at)
-		p->resumed_at = t;
+	if (p->report_at && !c->resumed_at && rec_ok(r) && r->sent_ns / 1e9 >= p->report_at) {
+		c->resumed_at = t;
+		p->last_resume = t;
+	}
 }
 
-/* Returns 1 when it read something, 0 at EOF, -1 when nothing is there (or on error). */
-static int peer_recv(struct peer *p)
+/*
+ * Returns 1 when it read something, 0 at EOF (the end after our FIN, a failure
+ * before it: the server must not close first), -1 when nothing is there (or
+ * on error).
+ */
+static int peer_recv(struct peer *p, struct conn *c)
 {
-	ssize_t n = recv(p->fd, p->in + p->in_len, REC - p->in_len, MSG_DONTWAIT);
+	ssize_t n = recv(c->fd, c->in + c->in_len, REC - c->in_len, MSG_DONTWAIT);
 
-	if (n == 0)
+	if (n == 0) {
+		if (c->shut)
+			c->eof = 1;
+		else
+			peer_fail(p, c, EPIPE);
 		return 0;
+	}
 	if (n < 0) {
-		if (errno != EAGAIN)
-			peer_fail(p, errno);
+		if (errno != EAGAIN && errno != EINTR)
+			peer_fail(p, c, errno);
 		return -1;
 	}
-	p->in_len += n;
-	if (p->in_len == REC) {
-		peer_echo(p, (const struct rec *)p->in);
-		p->in_len = 0;
+	c->in_len += n;
+	if (c->in_len == REC) {
+		peer_echo(p, c, (const struct rec *)c->in);
+		c->in_len = 0;
 	}
 	return 1;
 }
@@ -466,55 +777,140 @@ static void peer_marks(struct peer *p)
 	while ((n = recv(p->udp, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
 		buf[n] = '\0';
 		printf("# mark %.3f %s\n", now() - p->t0, buf);
-		if (!strncmp(buf, "report", 6))
+		if (!strncmp(buf, "report", 6) && !p->report_at)
 			p->report_at = now();
-		if (!strncmp(buf, "stage1", 6))
-			p->stage1_at = now();
+		/* stage1, stage2 (a second live update in a row): the first one counts. */
+		if (!strncmp(buf, "stage", 5) && buf[5] >= '0' && buf[5] <= '9' && !p->stage_at)
+			p->stage_at = now();
 	}
 }
 
-static int peer(const char *addr)
+/* Wait up to @timeout s for marks and echoes, and take them. */
+static void peer_poll(struct peer *p, double timeout)
+{
+	struct timespec ts;
+	int i, k = 1, r;
+
+	if (timeout < 0)
+		timeout = 0;
+	ts.tv_sec = (time_t)timeout;
+	ts.tv_nsec = (long)((timeout - ts.tv_sec) * 1e9);
+	p->pfd[0].fd = p->udp;
+	p->pfd[0].events = POLLIN;
+	for (i = 0; i < p->n; i++) {
+		if (!conn_live(&p->c[i]))
+			continue;
+		p->pfd[k].fd = p->c[i].fd;
+		p->pfd[k].events = POLLIN;
+		p->pc[k++] = &p->c[i];
+	}
+	r = ppoll(p->pfd, k, &ts, NULL);
+	if (r <= 0)
+		return;
+	if (p->pfd[0].revents)
+		peer_marks(p);
+	for (i = 1; i < k; i++)
+		if (p->pfd[i].revents)
+			while (peer_recv(p, p->pc[i]) > 0)
+				;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void peer_d(struct peer *p)
+{
+	unsigned long long sent = 0, echoed = 0;
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		sent += p->c[i].sent;
+		echoed += p->c[i].echoed;
+	}
+	printf("# d %.3f %llu %llu\n", now() - p->t0, sent * REC, echoed * REC);
+}
+
+static int peer(const char *addr4)
 {
 	struct sockaddr_in ua = { .sin_family = AF_INET, .sin_port = htons(MARK_PORT) };
-	struct timespec tick = { 0, TICK_MS * 1000 * 1000 };
-	struct peer p = { .out.seq = ~0ULL };
-	double next_d, end_at;
-	int eof = 0, ok, r, canary = -1;
+	const char *addr6 = getenv("LU_STREAM_ADDR6") ?: DUT_ADDR6;
+	unsigned long long sent = 0, echoed = 0, lost = 0, dup = 0, bad = 0;
+	struct peer p = { 0 };
+	double next_d, next_tick, end_at, eof_end, t, deadline, *stalls;
+	int i, r, ok2, ok3, ok4, canary = -1, every, pending, waiting, nstalls = 0;
+	int nv6 = 0, resumed = 0, unresumed = 0;
+	unsigned long tick = 0;
 	uint32_t canaries = 0;
+	struct conn *c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n1..4\n");
+	p.n = conns_wanted(stdout, "Bail out! ");
+	if (p.n < 0)
+		return 2;
+	p.c = calloc(p.n, sizeof(*p.c));
+	p.pfd = calloc(p.n + 1, sizeof(*p.pfd));
+	p.pc = calloc(p.n + 1, sizeof(*p.pc));
+	stalls = calloc(p.n, sizeof(*stalls));
+	if (!p.c || !p.pfd || !p.pc || !stalls) {
+		printf("Bail out! out of memory for %d connections\n", p.n);
+		return 1;
+	}
 	p.udp = socket(AF_INET, SOCK_DGRAM, 0);
 	if (p.udp < 0 || bind(p.udp, (void *)&ua, sizeof(ua))) {
 		printf("Bail out! mark port %d: %s\n", MARK_PORT, strerror(errno));
 		return 1;
 	}
-	p.fd = dial(addr);
-	if (p.fd < 0) {
-		printf("Bail out! could not connect to %s port %d\n", addr, PORT);
-		return 1;
-	}
-	p.t0 = now();
-	printf("# connected %.6f\n", p.t0);
 	r = getenv("LU_STREAM_RTO_MAX_MS") ? atoi(getenv("LU_STREAM_RTO_MAX_MS")) :
 					      cmdline_int("rto_max_ms");
-	if (r) {
-		if (setsockopt(p.fd, IPPROTO_TCP, TCP_RTO_MAX_MS, &r, sizeof(r))) {
-			printf("Bail out! TCP_RTO_MAX_MS %d: %s\n", r, strerror(errno));
+	deadline = now() + CONNECT_S;
+	for (i = 0; i < p.n; i++) {
+		c = &p.c[i];
+		c->id = i;
+		c->v6 = i % 2;
+		c->out.seq = ~0ULL;
+		nv6 += c->v6;
+		c->fd = dial(c->v6 ? addr6 : addr4, deadline);
+		if (c->fd < 0) {
+			printf("Bail out! could not connect to %s port %d (connection %d of %d)\n",
+			       c->v6 ? addr6 : addr4, PORT, i + 1, p.n);
 			return 1;
 		}
-		printf("# rto_max_ms %d (TCP_RTO_MAX_MS)\n", r);
-		/*
-		 * tcp_retries2 counts retransmissions: capped at 1 s, 15 of them
-		 * give up after some 13 s of outage. Wait as long as uncapped.
-		 */
-		r = USER_TIMEOUT_MS;
-		if (setsockopt(p.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &r, sizeof(r))) {
-			printf("Bail out! TCP_USER_TIMEOUT: %s\n", strerror(errno));
-			return 1;
+		if (!i) {
+			p.t0 = now();
+			printf("# connected %.6f\n", p.t0);
+		}
+		if (r) {
+			int uto = USER_TIMEOUT_MS;
+
+			if (setsockopt(c->fd, IPPROTO_TCP, TCP_RTO_MAX_MS, &r, sizeof(r))) {
+				printf("Bail out! TCP_RTO_MAX_MS %d: %s\n", r, strerror(errno));
+				return 1;
+			}
+			/*
+			 * tcp_retries2 counts retransmissions: capped at 1 s, 15 of
+			 * them give up after some 13 s of outage. Wait as long as
+			 * uncapped.
+			 */
+			if (setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto))) {
+				printf("Bail out! TCP_USER_TIMEOUT: %s\n", strerror(errno));
+				return 1;
+			}
 		}
 	}
-	printf("ok 1 connected to the server on %s port %d\n", addr, PORT);
+	printf("# conns %d ipv4 %d ipv6 %d\n", p.n, p.n - nv6, nv6);
+	if (r)
+		printf("# rto_max_ms %d (TCP_RTO_MAX_MS)\n", r);
+	if (nv6)
+		printf("ok 1 connected %d connections to the server on %s and %s port %d\n",
+		       p.n, addr4, addr6, PORT);
+	else
+		printf("ok 1 connected %d connection%s to the server on %s port %d\n",
+		       p.n, p.n == 1 ? "" : "s", addr4, PORT);
 	if (cmdline_int("canary")) {
 		canary = canary_open();
 		if (canary < 0) {
@@ -523,85 +919,155 @@ static int peer(const char *addr)
 		}
 		printf("# canary %d\n", CANARY_PORT);
 	}
+	/* Each connection sends a record every that many ticks. */
+	every = (p.n + TICK_RECS - 1) / TICK_RECS;
 	next_d = p.t0;
+	next_tick = now();
 	end_at = p.t0 + TOTAL_S;
 
 	/* Stream until RESUMED_S after the DUT reported its restore. */
-	while (now() < end_at) {
-		peer_marks(&p);
-		if (canary >= 0 && p.stage1_at && !p.report_at)
-			canary_send(canary, addr, 1000 * ++canaries);
-		if (p.reset_at) {
-			if (p.report_at || now() > p.reset_at + AFTER_RESET_S)
-				break;
-		} else {
-			if (p.resumed_at && now() > p.resumed_at + RESUMED_S)
-				break;
-			peer_send(&p);
-			while ((r = peer_recv(&p)) > 0)
-				;
-			if (!r)		/* the server must not close first */
-				peer_fail(&p, EPIPE);
+	while ((t = now()) < end_at) {
+		if (t < next_tick) {
+			peer_poll(&p, next_tick - t);
+			continue;
 		}
-		if (now() >= next_d) {
-			printf("# d %.3f %llu %llu\n", now() - p.t0,
-			       (unsigned long long)(p.sent * REC),
-			       (unsigned long long)(p.echoed * REC));
+		next_tick += TICK_MS / 1000.0;
+		if (next_tick < t)
+			next_tick = t + TICK_MS / 1000.0;	/* behind: do not burst */
+		peer_marks(&p);
+		if (canary >= 0 && p.stage_at && !p.report_at)
+			canary_send(canary, addr4, 1000 * ++canaries);
+		if (t >= next_d) {
+			peer_d(&p);
 			next_d += 0.1;
 		}
-		nanosleep(&tick, NULL);
-	}
-	/* Finish the record being sent, then FIN; the server echoes to EOF. */
-	if (!p.reset_at) {
-		while (p.out_off && !p.reset_at && now() < end_at) {
-			peer_send(&p);
-			nanosleep(&tick, NULL);
+		/* (b) one failed: all must stay up; stop with the report or after a while. */
+		if (p.reset_at && (p.report_at || t > p.reset_at + AFTER_RESET_S))
+			break;
+		for (pending = 0, i = 0; i < p.n; i++)
+			pending += conn_live(&p.c[i]) && !p.c[i].resumed_at;
+		/* (a) every one resumed (or failed), and streamed on for a while. */
+		if (p.report_at && !pending && t > p.last_resume + RESUMED_S)
+			break;
+		/* (c) a restored socket that is behind its peer never resumes. */
+		if (p.report_at && pending && t > p.report_at + RESUME_WAIT_S) {
+			printf("# %d connection%s not resumed %d s after the report\n", pending,
+			       pending == 1 ? "" : "s", RESUME_WAIT_S);
+			break;
 		}
-		shutdown(p.fd, SHUT_WR);
-		while (!p.reset_at && now() < end_at + 60) {
-			struct pollfd pf = { .fd = p.fd, .events = POLLIN };
-
-			if (poll(&pf, 1, 1000) == 1 && peer_recv(&p) == 0) {
-				eof = 1;
-				break;
+		for (i = 0; i < p.n; i++) {
+			c = &p.c[i];
+			/* Its turn, or the rest of a record it could not send at once. */
+			if (conn_live(c) && (i % every == tick % every || c->out_off))
+				peer_send(&p, c);
+		}
+		tick++;
+	}
+	/* Finish the records being sent, then FIN; the server echoes to EOF. */
+	for (;;) {
+		for (waiting = 0, i = 0; i < p.n; i++) {
+			c = &p.c[i];
+			if (conn_live(c) && c->out_off) {
+				peer_send(&p, c);
+				waiting += conn_live(c) && c->out_off;
 			}
 		}
+		if (!waiting || now() >= end_at)
+			break;
+		peer_poll(&p, TICK_MS / 1000.0);
+	}
+	for (i = 0; i < p.n; i++) {
+		c = &p.c[i];
+		if (conn_live(c)) {
+			shutdown(c->fd, SHUT_WR);
+			c->shut = 1;
+		}
+	}
+	/*
+	 * After the report, a connection that did not resume will not echo
+	 * anything: wait for the others.
+	 */
+	t = now();
+	eof_end = (t < end_at ? t : end_at) + EOF_WAIT_S;
+	while (now() < eof_end) {
+		for (waiting = 0, i = 0; i < p.n; i++)
+			waiting += conn_live(&p.c[i]) && (!p.report_at || p.c[i].resumed_at);
+		if (!waiting)
+			break;
+		peer_poll(&p, 1);
 	}
 	peer_marks(&p);
-	printf("# d %.3f %llu %llu\n", now() - p.t0, (unsigned long long)(p.sent * REC),
-	       (unsigned long long)(p.echoed * REC));
+	peer_d(&p);
 	if (canary >= 0)
 		printf("# canary segments %u\n", canaries);
-	if (p.stall_to)
-		printf("# stall %.3f %.3f\n", p.stall_from - p.t0, p.stall_to - p.t0);
+
+	ok2 = !p.reset_at;
+	ok3 = 1;
+	c = NULL;	/* the longest stall */
+	for (i = 0; i < p.n; i++) {
+		struct conn *x = &p.c[i];
+
+		sent += x->sent;
+		echoed += x->echoed;
+		lost += x->lost;
+		dup += x->dup;
+		bad += x->bad;
+		ok3 &= x->eof && !x->reset_at && x->echoed == x->sent && !x->lost && !x->dup &&
+		       !x->bad;
+		if (x->resumed_at)
+			resumed++;
+		else if (!x->reset_at)
+			unresumed++;
+		if (x->stall_to) {
+			stalls[nstalls++] = x->stall_to - x->stall_from;
+			if (!c || x->stall_to - x->stall_from > c->stall_to - c->stall_from)
+				c = x;
+		}
+	}
+	if (c)
+		printf("# stall %.3f %.3f\n", c->stall_from - p.t0, c->stall_to - p.t0);
 	if (p.gap_to)
 		printf("# gap %.3f %.3f\n", p.gap_from - p.t0, p.gap_to - p.t0);
 	printf("# records sent %llu, echoed %llu, lost %llu, duplicated or reordered %llu, corrupt %llu\n",
-	       (unsigned long long)p.sent, (unsigned long long)p.echoed,
-	       (unsigned long long)p.lost, (unsigned long long)p.dup,
-	       (unsigned long long)p.bad);
+	       sent, echoed, lost, dup, bad);
+	if (nstalls) {
+		qsort(stalls, nstalls, sizeof(*stalls), cmp_double);
+		printf("# stalls n %d median %.3f max %.3f\n", nstalls,
+		       nstalls % 2 ? stalls[nstalls / 2] :
+				     (stalls[nstalls / 2 - 1] + stalls[nstalls / 2]) / 2,
+		       stalls[nstalls - 1]);
+	} else {
+		printf("# stalls n 0 median - max -\n");
+	}
+	printf("# resets %d\n", p.resets);
+	printf("# unresumed %d\n", unresumed);
 
-	if (p.reset_at)
-		printf("not ok 2 the connection failed: %s at %.3f s%s\n", strerror(p.err),
-		       p.reset_at - p.t0, p.err == ECONNRESET ? " (RST from the DUT)" : "");
+	if (!ok2)
+		printf("not ok 2 the connection failed: %s at %.3f s%s (%d of %d connection%s)\n",
+		       strerror(p.err), p.reset_at - p.t0,
+		       p.err == ECONNRESET ? " (RST from the DUT)" : "", p.resets, p.n,
+		       p.n == 1 ? "" : "s");
 	else
 		printf("ok 2 no RST, the connection stayed up\n");
-	ok = eof && !p.reset_at && p.echoed == p.sent && !p.lost && !p.dup && !p.bad;
-	printf("%sok 3 every record echoed once, in order, to EOF (%llu records, %llu bytes)\n",
-	       ok ? "" : "not ", (unsigned long long)p.echoed,
-	       (unsigned long long)(p.echoed * REC));
-	ok = p.resumed_at;
-	printf("%sok 4 the stream resumed after the DUT's live update%s\n", ok ? "" : "not ",
-	       p.report_at ? "" : " (no report from the DUT)");
-	return !(eof && !p.reset_at && p.echoed == p.sent && !p.lost && !p.dup && !p.bad &&
-		 ok);
+	printf("%sok 3 every record echoed once, in order, to EOF (%llu records, %llu bytes, %d connection%s)\n",
+	       ok3 ? "" : "not ", echoed, echoed * REC, p.n, p.n == 1 ? "" : "s");
+	ok4 = p.report_at && resumed && !unresumed;
+	if (!p.report_at)
+		printf("not ok 4 the stream resumed after the DUT's live update (no report from the DUT)\n");
+	else if (unresumed)
+		printf("not ok 4 the stream resumed after the DUT's live update (%d of %d connections did not)\n",
+		       unresumed, p.n);
+	else
+		printf("%sok 4 the stream resumed after the DUT's live update\n", ok4 ? "" : "not ");
+	return !(ok2 && ok3 && ok4);
 }
 
 int main(int argc, char *argv[])
 {
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	if (argc >= 2 && !strcmp(argv[1], "peer"))
-		return peer(argc > 2 ? argv[2] : "192.0.2.1");
+		return peer(argc > 2 ? argv[2] : getenv("LU_STREAM_ADDR4") ?: DUT_ADDR4);
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		return serve(atoi(argv[2]));
 	if (argc == 2 && !strcmp(argv[1], "serve-fds"))

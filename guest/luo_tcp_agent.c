@@ -7,12 +7,13 @@
  *
  *   luo_tcp_agent save SESSION PID
  *	Freeze PID (SIGTSTP, then SIGSTOP if it has not stopped after about
- *	a second), take its established TCP sockets (pidfd_getfd),
- *	put each in repair mode and save it (luo_tcp_save()) into a memfd, and
- *	preserve the memfd in a new LUO session SESSION. Then stay in the
- *	background holding /dev/liveupdate and the session until the kexec.
- *	On any error before the session is preserved, repair mode is switched
- *	off again and PID continued: the service loses nothing.
+ *	a second), take its established TCP sockets, IPv4 and IPv6, however
+ *	many (pidfd_getfd), put each in repair mode and save it (luo_tcp_save())
+ *	into a memfd, and preserve the memfd in a new LUO session SESSION. Then
+ *	stay in the background holding /dev/liveupdate and the session until
+ *	the kexec. On any error before the session is preserved, repair mode is
+ *	switched off again, the network lock (below) removed and PID continued:
+ *	the service loses nothing.
  *
  *   luo_tcp_agent restore SESSION -- COMMAND [ARG...]
  *	In the new kernel: retrieve SESSION, recreate every socket
@@ -21,21 +22,40 @@
  *	with the sockets as fds 3, 4, ... and LISTEN_FDS/LISTEN_PID set
  *	(systemd's socket passing convention).
  *
- * Progress goes to stderr as "# agent: EVENT uptime=SECONDS ...".
+ *   luo_tcp_agent probe
+ *	Say whether this kernel drops what a socket in repair mode receives
+ *	(exit 0) or still queues and ACKs it (exit 1); see repair_drops_input().
+ *
+ * The network lock. A kernel without the repair-mode drop ("tcp: do not queue
+ * or ACK data on a socket in repair mode"), e.g. the one a fleet's first update
+ * onto this series starts from, keeps ACKing what a saved socket receives: the
+ * peer then never sends those bytes again and the restored connection hangs.
+ * There the agent does what CRIU does: before the first TCP_REPAIR_ON it
+ * installs an nftables table (LOCK_TABLE) that drops every segment of the saved
+ * 4-tuples, both ways, in PID's network namespace. The kexec wipes it. Whether
+ * it is needed is probed, not guessed from a version: LUO_TCP_AGENT_LOCK=auto
+ * (default) locks when the probe finds no drop (or cannot run), nft always
+ * locks, none never does (a test of all this).
+ *
+ * Progress goes to stderr as "# agent: EVENT ... uptime=SECONDS ...".
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <libliveupdate.h>
@@ -45,21 +65,45 @@
 #include "guest_util.h"
 #include <luo_tcp.h>
 
-#define AGENT_MAGIC	0x4c554f41	/* "LUOA" */
+#define AGENT_MAGIC	0x4c554132	/* "LUA2" */
 #define IMAGES_TOKEN	1
-#define MAX_SOCKS	64
-#define IMAGES_MAX	(4 << 20)
-#define HIGH_FD		1000
+#define MAX_SOCKS	65536
+#define IMAGES_MAX	(1UL << 30)	/* sparse: only what is written is memory */
 #define STATE_ESTABLISHED 1		/* tcpi_state, as TCP_ESTABLISHED in net/tcp_states.h */
+#define LOCK_TABLE	"luo_tcp_agent_lock"
+#define PROBE_MS	200
 
+/*
+ * The memfd: this header, then @count entries, then the images, each at an
+ * 8-byte aligned offset. @size is what the memfd holds.
+ */
 struct agent_header {
 	__u32 magic;
 	__u32 count;
-	struct {
+	__u64 size;
+	struct agent_entry {
 		__u32 offset, size;	/* of a struct luo_tcp_image */
-	} sock[MAX_SOCKS];
+	} sock[];
 };
 
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* As many open files as the hard limit allows: one socket per connection. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
 
 static int is_established_tcp(int fd)
 {
@@ -72,6 +116,191 @@ static int is_established_tcp(int fd)
 	len = sizeof(ti);
 	return !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) &&
 	       ti.tcpi_state == STATE_ESTABLISHED;
+}
+
+/*
+ * Does this kernel drop what a socket in repair mode receives? One byte goes
+ * over a loopback connection whose receiving end is in repair mode: loopback
+ * delivers it before send() returns, and a kernel without the drop queues it
+ * (the receive sequence, TCP_QUEUE_SEQ, moves). Still unmoved after PROBE_MS:
+ * dropped. Both ends are closed in repair mode, silently. Returns 1 (drops),
+ * 0 (queues) or -errno (no loopback connection to try it on).
+ */
+static int repair_drops_input(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int ls, c = -1, s = -1, on = TCP_REPAIR_ON, q = TCP_RECV_QUEUE, ret, i;
+	socklen_t len = sizeof(a);
+	__u32 seq0, seq;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ls < 0)
+		return -errno;
+	if (bind(ls, (void *)&a, sizeof(a)) || listen(ls, 1) ||
+	    getsockname(ls, (void *)&a, &len))
+		goto err;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (void *)&a, sizeof(a)))
+		goto err;
+	s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	len = sizeof(seq0);
+	if (s < 0 || setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    getsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq0, &len) ||
+	    send(c, "?", 1, 0) != 1)
+		goto err;
+	ret = 1;
+	for (i = 0; i < PROBE_MS && ret; i++) {
+		len = sizeof(seq);
+		if (getsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, &len))
+			goto err;
+		if (seq != seq0)
+			ret = 0;
+		else
+			usleep(1000);
+	}
+	goto out;
+err:
+	ret = -errno;
+out:
+	if (c >= 0)
+		setsockopt(c, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on));
+	if (c >= 0)
+		close(c);
+	if (s >= 0)
+		close(s);
+	close(ls);
+	return ret ? ret : 0;
+}
+
+/* Run "nft -f -" in @pid's network namespace with @script on its stdin. */
+static int nft_run(pid_t pid, const char *script)
+{
+	char path[64];
+	int p[2], st, ns;
+	pid_t child;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (pipe(p))
+		return -errno;
+	child = fork();
+	if (child < 0)
+		return -errno;
+	if (!child) {
+		ns = open(path, O_RDONLY);
+		if (ns < 0 || setns(ns, CLONE_NEWNET)) {
+			fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+			_exit(127);
+		}
+		dup2(p[0], STDIN_FILENO);
+		close(p[0]);
+		close(p[1]);
+		execlp("nft", "nft", "-f", "-", (char *)NULL);
+		fprintf(stderr, PROG ": nft: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(p[0]);
+	st = strlen(script);
+	if (write(p[1], script, st) != st)
+		st = -1;
+	close(p[1]);
+	if (waitpid(child, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
+}
+
+static int socks[MAX_SOCKS], nsocks, nrepair, locked;
+static pid_t frozen;
+
+/* The 4-tuple of @fd as "LOCAL . LPORT . REMOTE . RPORT", 4 or 6 in @family. */
+static int flow_key(int fd, char *buf, size_t cap, int *family)
+{
+	struct sockaddr_storage ss[2];
+	char addr[2][INET6_ADDRSTRLEN];
+	int port[2], i;
+
+	for (i = 0; i < 2; i++) {
+		socklen_t len = sizeof(ss[i]);
+		struct sockaddr_in6 *s6 = (void *)&ss[i];
+		struct sockaddr_in *s4 = (void *)&ss[i];
+
+		if (i ? getpeername(fd, (void *)&ss[i], &len) :
+			getsockname(fd, (void *)&ss[i], &len))
+			return -errno;
+		if (ss[i].ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			/* On the wire, an IPv4-mapped address is IPv4. */
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], addr[i], sizeof(addr[i]));
+			*family = 4;
+			port[i] = ntohs(s6->sin6_port);
+		} else if (ss[i].ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &s6->sin6_addr, addr[i], sizeof(addr[i]));
+			*family = 6;
+			port[i] = ntohs(s6->sin6_port);
+		} else {
+			inet_ntop(AF_INET, &s4->sin_addr, addr[i], sizeof(addr[i]));
+			*family = 4;
+			port[i] = ntohs(s4->sin_port);
+		}
+	}
+	snprintf(buf, cap, "%s . %d . %s . %d", addr[0], port[0], addr[1], port[1]);
+	return 0;
+}
+
+/*
+ * Drop every segment of the sockets in socks[], both ways, in @pid's network
+ * namespace: one nft transaction, whatever their number.
+ */
+static int lock_flows(pid_t pid)
+{
+	size_t cap = 64 + (size_t)nsocks * 112, len[2] = { 0, 0 };
+	char *el[2], *script, key[112];
+	int i, f = 4, err = 0;
+
+	el[0] = calloc(1, cap);
+	el[1] = calloc(1, cap);
+	script = calloc(1, 2 * cap + 1024);
+	if (!el[0] || !el[1] || !script) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nsocks; i++) {
+		err = flow_key(socks[i], key, sizeof(key), &f);
+		if (err)
+			goto out;
+		f = f == 6;
+		len[f] += snprintf(el[f] + len[f], cap - len[f], "%s%s",
+				   len[f] ? ", " : " elements = { ", key);
+	}
+	for (f = 0; f < 2; f++)
+		if (len[f])
+			snprintf(el[f] + len[f], cap - len[f], " }");
+	/* The first two lines: a table left by an earlier run goes. */
+	snprintf(script, 2 * cap + 1024,
+		 "table inet %1$s\ndelete table inet %1$s\n"
+		 "table inet %1$s {\n"
+		 " set f4 { type ipv4_addr . inet_service . ipv4_addr . inet_service;%2$s }\n"
+		 " set f6 { type ipv6_addr . inet_service . ipv6_addr . inet_service;%3$s }\n"
+		 " chain in { type filter hook input priority -300; policy accept;\n"
+		 "  ip daddr . tcp dport . ip saddr . tcp sport @f4 drop\n"
+		 "  ip6 daddr . tcp dport . ip6 saddr . tcp sport @f6 drop\n }\n"
+		 " chain out { type filter hook output priority -300; policy accept;\n"
+		 "  ip saddr . tcp sport . ip daddr . tcp dport @f4 drop\n"
+		 "  ip6 saddr . tcp sport . ip6 daddr . tcp dport @f6 drop\n }\n"
+		 "}\n", LOCK_TABLE, el[0], el[1]);
+	err = nft_run(pid, script);
+out:
+	free(el[0]);
+	free(el[1]);
+	free(script);
+	return err;
+}
+
+static void unlock_flows(pid_t pid)
+{
+	if (locked && nft_run(pid, "delete table inet " LOCK_TABLE "\n"))
+		fprintf(stderr, PROG ": could not remove the network lock: nft delete table inet "
+			LOCK_TABLE " in the network namespace of process %d\n", pid);
 }
 
 /*
@@ -101,33 +330,60 @@ static int wait_stopped(pid_t pid, int polls)
 	return -1;
 }
 
-static int socks[MAX_SOCKS], nsocks;
-static pid_t frozen;
-
 /* Undo what save did so far: the service goes on as if nothing happened. */
 static void save_failed(const char *what, int err)
 {
 	int i, off = TCP_REPAIR_OFF;
 
-	for (i = 0; i < nsocks; i++)
+	for (i = 0; i < nrepair; i++)
 		setsockopt(socks[i], IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
-	if (frozen)
+	if (frozen) {
+		unlock_flows(frozen);
 		kill(frozen, SIGCONT);
-	die("save: %s: %s (repair mode off again, process %d continued)", what,
-	    strerror(err), frozen);
+	}
+	die("save: %s: %s (repair mode off again%s, process %d continued)", what,
+	    strerror(err), locked ? ", network lock removed" : "", frozen);
+}
+
+/* Whether to lock the flows (LUO_TCP_AGENT_LOCK=auto|nft|none), and why. */
+static int want_lock(const char **why)
+{
+	const char *mode = getenv("LUO_TCP_AGENT_LOCK");
+	int drops;
+
+	if (mode && !strcmp(mode, "none")) {
+		*why = "LUO_TCP_AGENT_LOCK=none";
+		return 0;
+	}
+	if (mode && !strcmp(mode, "nft")) {
+		*why = "LUO_TCP_AGENT_LOCK=nft";
+		return 1;
+	}
+	if (mode && strcmp(mode, "auto"))
+		die("save: LUO_TCP_AGENT_LOCK=%s: want auto, nft or none", mode);
+	drops = repair_drops_input();
+	if (drops < 0) {
+		*why = "the repair-mode probe could not run (loopback down?)";
+		return 1;
+	}
+	*why = drops ? "this kernel drops input in repair mode" :
+		       "this kernel queues and ACKs input in repair mode";
+	return !drops;
 }
 
 static int cmd_save(const char *session_name, pid_t pid)
 {
-	const char *stop, *how = NULL;
+	const char *stop, *how = NULL, *why;
 	struct agent_header *hdr;
 	char path[320], link[64];
+	int pidfd, mfd, luo, session, n, lock, i;
+	double t_frozen, t_saved;
 	struct dirent *de;
-	int pidfd, mfd, luo, session, n;
-	__u32 off;
+	size_t off;
 	char *map;
 	DIR *dir;
 
+	raise_nofile();
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		die("save: process %d: %s", pid, strerror(errno));
@@ -143,6 +399,8 @@ static int cmd_save(const char *session_name, pid_t pid)
 		die("save: mmap: %s", strerror(errno));
 	hdr = (struct agent_header *)map;
 	hdr->magic = AGENT_MAGIC;
+	lock = want_lock(&why);
+	say("lock=%s (%s)", lock ? "nft" : "none", why);
 
 	/*
 	 * Only the sockets are saved, not the process: it must stop where its
@@ -164,22 +422,21 @@ static int cmd_save(const char *session_name, pid_t pid)
 			die("save: cannot freeze process %d: %s", pid, strerror(errno));
 	}
 	frozen = pid;
+	t_frozen = mono();
 	say("frozen pid=%d by=%s uptime=%.3f", pid, how, uptime());
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	dir = opendir(path);
 	if (!dir)
 		save_failed(path, errno);
-	off = sizeof(*hdr);
 	while ((de = readdir(dir))) {
-		int target = atoi(de->d_name), fd;
-		struct luo_tcp_image *img;
+		int fd;
 
 		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, de->d_name);
 		n = readlink(path, link, sizeof(link) - 1);
 		if (n <= 0 || strncmp(link, "socket:", 7))
 			continue;
-		fd = syscall(SYS_pidfd_getfd, pidfd, target, 0);
+		fd = syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
 		if (fd < 0)
 			save_failed("pidfd_getfd", errno);
 		if (!is_established_tcp(fd)) {
@@ -188,22 +445,44 @@ static int cmd_save(const char *session_name, pid_t pid)
 		}
 		if (nsocks == MAX_SOCKS)
 			save_failed("too many connections", E2BIG);
-		socks[nsocks] = fd;
-		img = (struct luo_tcp_image *)(map + off);
-		n = luo_tcp_save(fd, img, IMAGES_MAX - off);
-		nsocks++;	/* in repair mode from now on, even if the save failed */
-		if (n < 0)
-			save_failed("luo_tcp_save", -n);
-		hdr->sock[hdr->count].offset = off;
-		hdr->sock[hdr->count].size = n;
-		hdr->count++;
-		off += (n + 7) & ~7;
-		say("saved fd=%d queued_in=%u queued_out=%u", target, img->inq_len,
-		    img->outq_len);
+		socks[nsocks++] = fd;
 	}
 	closedir(dir);
-	if (!hdr->count)
+	if (!nsocks)
 		save_failed("no established TCP connection in the process", ENOENT);
+
+	/* Before the first TCP_REPAIR_ON: nothing they receive is ACKed then. */
+	if (lock) {
+		n = lock_flows(pid);
+		if (n)
+			save_failed("network lock (nft)", -n);
+		locked = 1;
+		say("locked flows=%d uptime=%.3f", nsocks, uptime());
+	}
+
+	off = sizeof(*hdr) + (size_t)nsocks * sizeof(hdr->sock[0]);
+	off = (off + 7) & ~7UL;
+	for (i = 0; i < nsocks; i++) {
+		struct luo_tcp_image *img = (struct luo_tcp_image *)(map + off);
+
+		nrepair++;	/* in repair mode from now on, even if the save fails */
+		n = luo_tcp_save(socks[i], img, IMAGES_MAX - off);
+		if (n < 0)
+			save_failed("luo_tcp_save", -n);
+		hdr->sock[i].offset = off;
+		hdr->sock[i].size = n;
+		off += (n + 7) & ~7;
+		if (nsocks <= 16)
+			say("saved socket=%d queued_in=%u queued_out=%u", i, img->inq_len,
+			    img->outq_len);
+	}
+	hdr->count = nsocks;
+	hdr->size = off;
+	t_saved = mono();
+	/* The memfd keeps what was written, no more (LUO preserves all of it). */
+	munmap(map, IMAGES_MAX);
+	if (ftruncate(mfd, off))
+		save_failed("shrink the memfd", errno);
 
 	session = luo_create_session(luo, session_name);
 	if (session < 0)
@@ -211,7 +490,8 @@ static int cmd_save(const char *session_name, pid_t pid)
 	n = luo_session_preserve_fd(session, mfd, IMAGES_TOKEN);
 	if (n)
 		save_failed("preserve the images", -n);
-	say("saved sockets=%u session=%s uptime=%.3f", hdr->count, session_name, uptime());
+	say("saved sockets=%d bytes=%zu save_ms=%.3f session=%s uptime=%.3f", nsocks, off,
+	    (t_saved - t_frozen) * 1e3, session_name, uptime());
 
 	/* Hold /dev/liveupdate, the session and the sockets until the kexec. */
 	if (hold_until_kexec() < 0)
@@ -223,11 +503,14 @@ static int cmd_restore(const char *session_name, char *argv[])
 {
 	const struct agent_header *hdr;
 	int luo, session, mfd, fd, err;
+	double t0, t1, t2;
 	char env[32];
 	struct stat st;
 	const char *map;
 	__u32 i, count;
 
+	raise_nofile();
+	t0 = mono();
 	luo = open(LUO_DEVICE, O_RDWR);
 	if (luo < 0)
 		die("restore: %s: %s", LUO_DEVICE, strerror(errno));
@@ -242,30 +525,36 @@ static int cmd_restore(const char *session_name, char *argv[])
 		die("restore: mmap: %s", strerror(errno));
 	hdr = (const struct agent_header *)map;
 	if ((size_t)st.st_size < sizeof(*hdr) || hdr->magic != AGENT_MAGIC ||
-	    hdr->count > MAX_SOCKS)
-		die("restore: session '%s' holds no luo_tcp_agent images", session_name);
+	    hdr->count > MAX_SOCKS || hdr->size > (__u64)st.st_size ||
+	    sizeof(*hdr) + (size_t)hdr->count * sizeof(hdr->sock[0]) > hdr->size)
+		die("restore: session '%s' holds no luo_tcp_agent images of this version",
+		    session_name);
+	count = hdr->count;
 
-	for (i = 0; i < hdr->count; i++) {
+	t1 = mono();
+	for (i = 0; i < count; i++) {
 		__u32 o = hdr->sock[i].offset, sz = hdr->sock[i].size;
 
-		if (o > st.st_size || sz > st.st_size - o)
+		if (o > hdr->size || sz > hdr->size - o ||
+		    sz < sizeof(struct luo_tcp_image))
 			die("restore: image %u out of bounds", i);
 		fd = luo_tcp_restore((const struct luo_tcp_image *)(map + o));
 		if (fd < 0)
 			die("restore: socket %u: %s", i, strerror(-fd));
 		/* Out of the way of fds 3, 4, ... until they are handed over. */
-		socks[i] = fcntl(fd, F_DUPFD, HIGH_FD);
+		socks[i] = fcntl(fd, F_DUPFD, 3 + count);
 		if (socks[i] < 0)
 			die("restore: F_DUPFD: %s", strerror(errno));
 		close(fd);
 	}
-	say("restored sockets=%u uptime=%.3f", hdr->count, uptime());
+	t2 = mono();
+	say("restored sockets=%u restore_ms=%.3f per_socket_us=%.1f retrieve_ms=%.3f uptime=%.3f",
+	    count, (t2 - t1) * 1e3, (t2 - t1) * 1e6 / count, (t1 - t0) * 1e3, uptime());
 
 	err = luo_session_finish(session);
 	if (err)
 		die("restore: finish session '%s': %s", session_name, strerror(-err));
 	say("finished session=%s uptime=%.3f", session_name, uptime());
-	count = hdr->count;
 	munmap((void *)map, st.st_size);
 	close(mfd);
 	close(session);
@@ -296,7 +585,17 @@ int main(int argc, char *argv[])
 	}
 	if (argc >= 5 && !strcmp(argv[1], "restore") && !strcmp(argv[3], "--"))
 		return cmd_restore(argv[2], argv + 4);
+	if (argc == 2 && !strcmp(argv[1], "probe")) {
+		int drops = repair_drops_input();
+
+		if (drops < 0)
+			die("probe: no loopback TCP connection: %s", strerror(-drops));
+		printf("%s\n", drops ? "repair-mode drop: yes (no network lock needed)" :
+			"repair-mode drop: no (the agent locks the flows with nft)");
+		return !drops;
+	}
 	fprintf(stderr, "usage: luo_tcp_agent save SESSION PID\n"
-		"       luo_tcp_agent restore SESSION -- COMMAND [ARG...]\n");
+		"       luo_tcp_agent restore SESSION -- COMMAND [ARG...]\n"
+		"       luo_tcp_agent probe\n");
 	return 2;
 }

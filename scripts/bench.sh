@@ -32,19 +32,7 @@ esac
 bench=$BUILD/bench
 "$TOP/scripts/deps.sh"
 [ -n "${KEEP_TREE:-}" ] || "$TOP/scripts/tree.sh"
-base=$(git -C "$KTREE" rev-list --max-parents=0 HEAD)
-head=$(git -C "$KTREE" rev-parse HEAD)
-
-for k in base series; do
-	src=$bench/src-$k
-	rev=$base
-	[ "$k" = series ] && rev=$head
-	worktree_at "$src" "$rev"
-	log "building the $k kernel (non-debug)"
-	CONFIG_EXTRA=$TOP/configs/bench.config "$TOP/scripts/kmake.sh" "$src" "$bench/kernel-$k" vmlinux
-	mkdir -p "$bench/$k"
-	cp "$bench/kernel-$k/arch/x86/boot/bzImage" "$bench/$k/bzImage"
-done
+"$TOP/scripts/build-nodebug.sh" base series
 "$TOP/scripts/build-tests.sh" "$KTREE" "$BUILD/tests"
 for k in base series; do
 	"$TOP/scripts/initramfs.sh" "$bench/$k/bzImage" "$BUILD/tests/bin" "$bench/$k/initramfs.cpio"

@@ -85,6 +85,15 @@ fi
 step build-tests "$TOP/scripts/build-tests.sh" "$KTREE" "$BUILD/tests" || finish
 kinds=(series)
 [ -n "$only" ] || kinds+=(base)
+# Live updates from one kernel into another (tests.list column "kernels", FROM>TO):
+# the guest boots FROM, whose initramfs carries TO to kexec into (build/out/FROM-TO).
+updates=$(awk -v only=" $only " '$1 !~ /^#/ && NF >= 9 && $9 != "-" &&
+	(only == "  " || index(only, " " $1 " ")) { sub(">", "-", $9); print $9 }' \
+	"$TOP/tests.list" | sort -u)
+if [[ "$updates" == *base* ]] && [ ! -s "$BUILD/out/base/bzImage" ]; then
+	# T=... builds only the series' kernel; these tests need the base kernel too.
+	step build-base-kernel "$TOP/scripts/build-series.sh" || finish
+fi
 # needs_criu KIND: a test to run on KIND's kernel has the CRIU root (tests.list)
 needs_criu() {
 	awk -v only=" $only " -v col="$([ "$1" = base ] && echo 6 || echo 5)" \
@@ -104,11 +113,22 @@ for k in "${kinds[@]}"; do
 	fi
 done
 
+for u in $updates; do
+	mkdir -p "$BUILD/out/$u"
+	cp "$BUILD/out/${u%-*}/bzImage" "$BUILD/out/$u/bzImage"
+	step "initramfs-$u" "$TOP/scripts/initramfs.sh" "$BUILD/out/${u#*-}/bzImage" \
+		"$BUILD/tests/bin" "$BUILD/out/$u/initramfs.cpio" || finish
+done
+
 guest_test() {	# guest_test NAME KERNEL EXPECT: pass, fail or fail:REGEX (see tests.list)
 	local name=$1 kind=$2 expect=$3 label res t0 secs verdict
 	label=$name
 	[ "$kind" = base ] && label="$name [negative control: base kernel]"
 	[ "$kind" = series ] && [ "$expect" != pass ] && label="$name [negative control]"
+	if [[ "$kind" == *-* ]]; then
+		label="$name [${kind%-*} -> ${kind#*-}]"
+		[ "$expect" = pass ] || label="$name [${kind%-*} -> ${kind#*-}: must fail]"
+	fi
 	res=$results/$kind/$name
 	t0=$(date +%s)
 	"$TOP/scripts/run-test.sh" "$name" "$BUILD/out/$kind" "$res" 2>/dev/null || true
@@ -145,9 +165,13 @@ guest_test() {	# guest_test NAME KERNEL EXPECT: pass, fail or fail:REGEX (see te
 	esac
 }
 
-while read -r name _ _ _ on_series on_base _; do
+while read -r name _ _ _ on_series on_base _ _ kernels _; do
 	case $name in ''|'#'*) continue ;; esac
 	[ -z "$only" ] || [[ " $only " == *" $name "* ]] || continue
+	if [ "${kernels:--}" != - ]; then
+		guest_test "$name" "${kernels/>/-}" "$on_series"
+		continue
+	fi
 	[ "$on_series" = - ] || guest_test "$name" series "$on_series"
 	if [ "$on_base" != - ] && [ -z "$only" ]; then
 		guest_test "$name" base "$on_base"

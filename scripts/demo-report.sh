@@ -28,9 +28,11 @@ import re, sys
 
 res, title, summary = sys.argv[1], sys.argv[2], sys.argv[3]
 DUT, PEER, PORT = "192.0.2.1", "192.0.2.2", 7030
+DUT6 = "2001:db8::1"
 
 d, marks, ktap = [], {}, []
-reset = stall = gap = records = connected = rto_max = None
+reset = stall = gap = records = connected = rto_max = conns = stalls = None
+resets = 0
 for line in open(f"{res}/peer-stage.ktap"):
     line = line.rstrip("\n")
     if line.startswith("# d "):
@@ -56,6 +58,12 @@ for line in open(f"{res}/peer-stage.ktap"):
         records = line[2:]
     elif line.startswith("# connected "):
         connected = float(line.split()[2])
+    elif line.startswith("# conns "):
+        conns = line.split()[2:]
+    elif line.startswith("# stalls "):
+        stalls = line.split()[2:]
+    elif line.startswith("# resets "):
+        resets = int(line.split()[2])
     elif re.match(r"(not )?ok \d", line):
         ktap.append(line)
 
@@ -71,13 +79,23 @@ for line in open(f"{res}/peer.pcap.txt"):
 synack = [p for p in pkts if p[1] == DUT and p[2] == PORT and p[5] == "S."]
 if not synack:
     sys.exit(f"no SYN-ACK from {DUT}:{PORT} in the capture of {res}")
-t0, pport = synack[-1][0], synack[-1][4]
+# The timeline follows the first connection (IPv4): its last SYN-ACK is t = 0.
+pport = synack[0][4]
+t0 = [p for p in synack if p[4] == pport][-1][0]
 flow = lambda p: {p[2], p[4]} == {PORT, pport}
-# RSTs while the connection was open (before the first FIN of either side), and after.
-fin = min([p[0] for p in pkts if flow(p) and "F" in p[5]] + [float("inf")])
-rsts = [(p[0] - t0, p) for p in pkts if flow(p) and p[1] == DUT and "R" in p[5] and p[0] < fin]
-late_rsts = [p for p in pkts if flow(p) and p[1] == DUT and "R" in p[5] and p[0] >= fin]
-other_rsts = [p for p in pkts if "R" in p[5] and p[0] >= t0 and not flow(p)]
+# Every connection of the service (IPv4 and IPv6), by its 4-tuple.
+key = lambda p: frozenset(((p[1], p[2]), (p[3], p[4])))
+service = lambda p: (p[1], p[2]) in ((DUT, PORT), (DUT6, PORT)) or (p[3], p[4]) in ((DUT, PORT), (DUT6, PORT))
+fins = {}
+for p in pkts:
+    if service(p) and "F" in p[5]:
+        fins.setdefault(key(p), p[0])
+# RSTs from the DUT on any connection of the service while it was open (before its
+# first FIN of either side), and after; RSTs of other flows.
+dut_rst = lambda p: service(p) and p[1] in (DUT, DUT6) and "R" in p[5]
+rsts = [(p[0] - t0, p) for p in pkts if dut_rst(p) and p[0] < fins.get(key(p), float("inf"))]
+late_rsts = [p for p in pkts if dut_rst(p) and p[0] >= fins.get(key(p), float("inf"))]
+other_rsts = [p for p in pkts if "R" in p[5] and p[0] >= t0 and not service(p)]
 seen, rexmit, rexmit_seq = set(), [], []
 for p in pkts:
     if flow(p) and p[1] == PEER and p[7] > 0:
@@ -153,12 +171,19 @@ if summary:
 out = []
 w = out.append
 w(f"== {title}: suppressor {'on' if 'liveupdate_tcp_rst_suppress' in open(res + '/dut.console').read().split('LUONET KEXEC')[-1][:400] else 'off'}")
-w(f"connection       {PEER}:{pport} -> {DUT}:{PORT}, 64-byte records every 10 ms, echoed back"
-  + (f"; the peer caps its RTO at {rto_max} ms (TCP_RTO_MAX_MS)" if rto_max else ""))
-if kept:
-    w("result           connection KEPT across the kexec")
+n_conns = int(conns[0]) if conns else 1
+if conns and len(conns) >= 5:
+    w(f"connections      {n_conns} to port {PORT} ({conns[2]} IPv4 to {DUT}, {conns[4]} IPv6 to "
+      f"{DUT6}), 64-byte records echoed back; the timeline follows {PEER}:{pport}")
 else:
-    w(f"result           connection FAILED: {reset[1] if reset else 'see the KTAP below'}"
+    w(f"connection       {PEER}:{pport} -> {DUT}:{PORT}, 64-byte records every 10 ms, echoed back")
+if rto_max:
+    w(f"                 the peer caps its RTO at {rto_max} ms (TCP_RTO_MAX_MS)")
+if kept:
+    w(f"result           {'connection' if n_conns == 1 else f'all {n_conns} connections'} KEPT across the kexec")
+else:
+    w(f"result           FAILED ({resets} of {n_conns} connections reset): "
+      f"{reset[1] if reset else 'see the KTAP below'}"
       + (f" at {reset[0]:.2f} s" if reset else ""))
     if rsts:
         t = rsts[0][0]
@@ -170,7 +195,7 @@ else:
             why.append(f"{t - ev['new kernel']:.2f} s after the new kernel started, "
                        f"{ev['restored'] - t:.2f} s before the socket was restored")
         w("                 " + ", ".join(why))
-w(f"RST at the peer  {len(rsts)} in the packet capture while the connection was open"
+w(f"RST at the peer  {len(rsts)} from the DUT in the packet capture while the connections were open"
   + (": at " + ", ".join(f"{t:.2f} s" for t, _ in rsts) if rsts else "")
   + (f"; {len(late_rsts)} after both sides sent FIN (a duplicate ACK for the closed socket)"
      if late_rsts else "")
@@ -197,6 +222,9 @@ if stall_s is not None:
     w(f"stall            {stall_s:.2f} s: the longest a record took to come back "
       f"(sent at {stall[0]:.2f} s, echoed at {stall[1]:.2f} s)"
       + (f"; longest time without any echo {gap[1] - gap[0]:.2f} s" if gap else ""))
+    if stalls and len(stalls) >= 6:
+        w(f"                 per connection: median {float(stalls[3]):.2f} s, max "
+          f"{float(stalls[5]):.2f} s over {stalls[1]} connections")
 if kexec and restore and stall_s is not None:
     w(f"                 stall / (kexec + restore) = {stall_s / (kexec + restore):.2f}")
     if recovery is not None:

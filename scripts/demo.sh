@@ -7,6 +7,8 @@
 # the stall and whether every run met the targets.
 # The peer caps its retransmission backoff at 1 s (guest/lu_stream_capped.sh). Extra
 # kernel command line for both guests: DEMO_CMDLINE (e.g. "luonet.demo_delay=2").
+# CONNS=N: the stream runs over N connections, IPv4 and IPv6 alternating (default 2,
+# one of each; the report's timeline shows the first, IPv4, connection).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -15,6 +17,12 @@ RUNS=${RUNS:-1}
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, not '$RUNS'"
 export RESULTS=$BUILD/demo
 export EXTRA_CMDLINE=${DEMO_CMDLINE:-}
+if [ -n "${CONNS:-}" ]; then
+	if ! [[ "$CONNS" =~ ^[1-9][0-9]*$ ]] || [ "$CONNS" -gt 4000 ]; then
+		die "CONNS must be a number of connections in 1..4000, not '$CONNS'"
+	fi
+	EXTRA_CMDLINE+=" luonet.conns=$CONNS"
+fi
 rc=0
 # REPORT_ONLY=1: no guests; the reports and the RUNS summary again, from build/demo.
 [ -n "${REPORT_ONLY:-}" ] || T="demo demo_off" "$TOP/scripts/check.sh" || rc=$?

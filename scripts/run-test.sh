@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Run one test from tests.list in QEMU guests and judge it.
 # Usage: run-test.sh NAME KERNEL_DIR RESULT_DIR
-#   KERNEL_DIR holds bzImage and initramfs.cpio (scripts/initramfs.sh makes it), and
-#   initramfs-criu.cpio for the tests whose root is "criu" (scripts/criu-initramfs.sh).
+#   KERNEL_DIR holds bzImage and initramfs.cpio (scripts/initramfs.sh makes it, with
+#   the kernel to kexec into), and initramfs-criu.cpio for the tests whose root is
+#   "criu" (scripts/criu-initramfs.sh). EXTRA_CMDLINE: more kernel command line for
+#   both guests.
 # Boots the DUT (and the peer guest when the test has one, joined by a QEMU socket
 # netdev), lets the DUT's /init run every stage and kexec between them, then checks
 # the markers in the DUT's test output. Exit 0 when every stage passed.
@@ -11,9 +13,13 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 name=$1 kdir=$(realpath "$2") res=$(realpath -m "$3")
-read -r _ bin stages peer _ _ drop root < <(awk -v n="$name" '$1 == n' "$TOP/tests.list") ||
+read -r _ bin stages peer _ _ drop root _ boot < <(awk -v n="$name" '$1 == n' "$TOP/tests.list") ||
 	die "no test '$name' in tests.list"
 [ "$drop" = - ] && drop=
+# The test's own kernel command line (tests.list column "cmdline", comma-separated)
+# goes first: what EXTRA_CMDLINE says after it wins (the guests take the last value).
+[ "${boot:--}" = - ] && boot=
+EXTRA_CMDLINE="${boot//,/ }${boot:+ }${EXTRA_CMDLINE:-}"
 case $root in
 -)	unset GUEST_INITRD ;;
 criu)	# both guests: the CRIU root is in the initramfs (scripts/criu-initramfs.sh)
