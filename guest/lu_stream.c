@@ -104,6 +104,7 @@
 #define TOTAL_S		300	/* give up: the peer never gets its echoes back */
 #define AFTER_RESET_S	20	/* wait for the DUT's report after a reset */
 #define EOF_WAIT_S	60	/* for the server's EOF after ours */
+#define FINISH_S	5	/* to finish sending partly sent records */
 #define USER_TIMEOUT_MS	(120 * 1000)	/* with a capped RTO */
 #define DEFAULT_CONNS	2
 #define MAX_CONNS	4000
@@ -592,6 +593,7 @@ struct peer {
 	double stage_at, report_at, last_resume;
 	double reset_at;		/* of the first connection that failed */
 	int err, resets;
+	int dut_failed;			/* the DUT's mark "report failed ...": no restore */
 };
 
 /*
@@ -777,7 +779,9 @@ static void peer_marks(struct peer *p)
 	while ((n = recv(p->udp, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
 		buf[n] = '\0';
 		printf("# mark %.3f %s\n", now() - p->t0, buf);
-		if (!strncmp(buf, "report", 6) && !p->report_at)
+		if (!strncmp(buf, "report failed", 13))
+			p->dut_failed = 1;
+		else if (!strncmp(buf, "report", 6) && !p->report_at)
 			p->report_at = now();
 		/* stage1, stage2 (a second live update in a row): the first one counts. */
 		if (!strncmp(buf, "stage", 5) && buf[5] >= '0' && buf[5] <= '9' && !p->stage_at)
@@ -840,7 +844,7 @@ static int peer(const char *addr4)
 	const char *addr6 = getenv("LU_STREAM_ADDR6") ?: DUT_ADDR6;
 	unsigned long long sent = 0, echoed = 0, lost = 0, dup = 0, bad = 0;
 	struct peer p = { 0 };
-	double next_d, next_tick, end_at, eof_end, t, deadline, *stalls;
+	double next_d, next_tick, end_at, eof_end, finish_end, t, deadline, *stalls;
 	int i, r, ok2, ok3, ok4, canary = -1, every, pending, waiting, nstalls = 0;
 	int nv6 = 0, resumed = 0, unresumed = 0;
 	unsigned long tick = 0;
@@ -944,6 +948,9 @@ static int peer(const char *addr4)
 		/* (b) one failed: all must stay up; stop with the report or after a while. */
 		if (p.reset_at && (p.report_at || t > p.reset_at + AFTER_RESET_S))
 			break;
+		/* The DUT could not restore the connections: nothing will resume. */
+		if (p.dut_failed)
+			break;
 		for (pending = 0, i = 0; i < p.n; i++)
 			pending += conn_live(&p.c[i]) && !p.c[i].resumed_at;
 		/* (a) every one resumed (or failed), and streamed on for a while. */
@@ -963,7 +970,12 @@ static int peer(const char *addr4)
 		}
 		tick++;
 	}
-	/* Finish the records being sent, then FIN; the server echoes to EOF. */
+	/*
+	 * Finish the records being sent (for at most FINISH_S: a connection
+	 * that never resumed has a full send buffer), then FIN; the server
+	 * echoes to EOF.
+	 */
+	finish_end = now() + FINISH_S;
 	for (;;) {
 		for (waiting = 0, i = 0; i < p.n; i++) {
 			c = &p.c[i];
@@ -972,7 +984,7 @@ static int peer(const char *addr4)
 				waiting += conn_live(c) && c->out_off;
 			}
 		}
-		if (!waiting || now() >= end_at)
+		if (!waiting || now() >= end_at || now() >= finish_end)
 			break;
 		peer_poll(&p, TICK_MS / 1000.0);
 	}
@@ -1053,7 +1065,9 @@ static int peer(const char *addr4)
 	       ok3 ? "" : "not ", echoed, echoed * REC, p.n, p.n == 1 ? "" : "s");
 	ok4 = p.report_at && resumed && !unresumed;
 	if (!p.report_at)
-		printf("not ok 4 the stream resumed after the DUT's live update (no report from the DUT)\n");
+		printf("not ok 4 the stream resumed after the DUT's live update (%s)\n",
+		       p.dut_failed ? "the DUT could not restore the connections" :
+				      "no report from the DUT");
 	else if (unresumed)
 		printf("not ok 4 the stream resumed after the DUT's live update (%d of %d connections did not)\n",
 		       unresumed, p.n);

@@ -24,7 +24,8 @@
  *
  *   luo_tcp_agent probe
  *	Say whether this kernel drops what a socket in repair mode receives
- *	(exit 0) or still queues and ACKs it (exit 1); see repair_drops_input().
+ *	(exit 0) or still queues and ACKs it (exit 1), or that the probe failed
+ *	(exit 2); see repair_drops_input().
  *
  * The network lock. A kernel without the repair-mode drop ("tcp: do not queue
  * or ACK data on a socket in repair mode"), e.g. the one a fleet's first update
@@ -32,10 +33,10 @@
  * peer then never sends those bytes again and the restored connection hangs.
  * There the agent does what CRIU does: before the first TCP_REPAIR_ON it
  * installs an nftables table (LOCK_TABLE) that drops every segment of the saved
- * 4-tuples, both ways, in PID's network namespace. The kexec wipes it. Whether
- * it is needed is probed, not guessed from a version: LUO_TCP_AGENT_LOCK=auto
- * (default) locks when the probe finds no drop (or cannot run), nft always
- * locks, none never does (a test of all this).
+ * 4-tuples, both ways, in PID's network namespace (nft must be in PATH). The
+ * kexec wipes it. Whether it is needed is probed, not guessed from a version:
+ * LUO_TCP_AGENT_LOCK=auto (default) locks when the probe finds no drop (or
+ * fails), nft always locks, none never does (a test of all this).
  *
  * Progress goes to stderr as "# agent: EVENT ... uptime=SECONDS ...".
  */
@@ -71,7 +72,8 @@
 #define IMAGES_MAX	(1UL << 30)	/* sparse: only what is written is memory */
 #define STATE_ESTABLISHED 1		/* tcpi_state, as TCP_ESTABLISHED in net/tcp_states.h */
 #define LOCK_TABLE	"luo_tcp_agent_lock"
-#define PROBE_MS	200
+#define PROBE_MS	2000	/* for the probe segment to arrive */
+#define RESTORE_FDS	16	/* fds restore holds besides the sockets */
 
 /*
  * The memfd: this header, then @count entries, then the images, each at an
@@ -120,18 +122,20 @@ static int is_established_tcp(int fd)
 
 /*
  * Does this kernel drop what a socket in repair mode receives? One byte goes
- * over a loopback connection whose receiving end is in repair mode: loopback
- * delivers it before send() returns, and a kernel without the drop queues it
- * (the receive sequence, TCP_QUEUE_SEQ, moves). Still unmoved after PROBE_MS:
- * dropped. Both ends are closed in repair mode, silently. Returns 1 (drops),
- * 0 (queues) or -errno (no loopback connection to try it on).
+ * over a loopback connection whose receiving end is in repair mode. Once the
+ * receiver has seen the segment (tcpi_segs_in moved), its tcpi_bytes_received
+ * says what became of it: counted (queued and ACKed) or not (dropped). Both
+ * are read under the socket lock, which the receive path holds while it
+ * processes the segment, so the answer never depends on timing; only a
+ * segment that never arrives does (an error: lock to be safe). Both ends are
+ * closed in repair mode, silently. Returns 1 (drops), 0 (queues) or -errno.
  */
 static int repair_drops_input(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	int ls, c = -1, s = -1, on = TCP_REPAIR_ON, q = TCP_RECV_QUEUE, ret, i;
+	int ls, c = -1, s = -1, on = TCP_REPAIR_ON, ret = -ETIMEDOUT, i;
 	socklen_t len = sizeof(a);
-	__u32 seq0, seq;
+	struct tcp_info t0, t;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -144,45 +148,45 @@ static int repair_drops_input(void)
 	if (c < 0 || connect(c, (void *)&a, sizeof(a)))
 		goto err;
 	s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
-	len = sizeof(seq0);
+	len = sizeof(t0);
 	if (s < 0 || setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) ||
-	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
-	    getsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq0, &len) ||
-	    send(c, "?", 1, 0) != 1)
+	    getsockopt(s, IPPROTO_TCP, TCP_INFO, &t0, &len) || send(c, "?", 1, 0) != 1)
 		goto err;
-	ret = 1;
-	for (i = 0; i < PROBE_MS && ret; i++) {
-		len = sizeof(seq);
-		if (getsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, &len))
+	for (i = 0; i < PROBE_MS; i++) {
+		len = sizeof(t);
+		if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &t, &len))
 			goto err;
-		if (seq != seq0)
-			ret = 0;
-		else
-			usleep(1000);
+		if (t.tcpi_segs_in != t0.tcpi_segs_in) {
+			ret = t.tcpi_bytes_received == t0.tcpi_bytes_received;
+			break;
+		}
+		usleep(1000);
 	}
 	goto out;
 err:
-	ret = -errno;
+	ret = errno ? -errno : -EIO;
 out:
-	if (c >= 0)
+	if (c >= 0) {
 		setsockopt(c, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on));
-	if (c >= 0)
 		close(c);
+	}
 	if (s >= 0)
 		close(s);
 	close(ls);
-	return ret ? ret : 0;
+	return ret;
 }
 
 /* Run "nft -f -" in @pid's network namespace with @script on its stdin. */
 static int nft_run(pid_t pid, const char *script)
 {
+	int p[2], st, ns, err;
 	char path[64];
-	int p[2], st, ns;
+	size_t len;
+	ssize_t n;
 	pid_t child;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	if (pipe(p))
+	if (pipe2(p, O_CLOEXEC))
 		return -errno;
 	child = fork();
 	if (child < 0)
@@ -193,24 +197,30 @@ static int nft_run(pid_t pid, const char *script)
 			fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
 			_exit(127);
 		}
-		dup2(p[0], STDIN_FILENO);
-		close(p[0]);
-		close(p[1]);
+		dup2(p[0], STDIN_FILENO);	/* without O_CLOEXEC */
 		execlp("nft", "nft", "-f", "-", (char *)NULL);
 		fprintf(stderr, PROG ": nft: %s\n", strerror(errno));
 		_exit(127);
 	}
 	close(p[0]);
-	st = strlen(script);
-	if (write(p[1], script, st) != st)
-		st = -1;
+	/* SIGPIPE is ignored: an nft that stops reading early fails here. */
+	for (len = strlen(script), err = 0; len && !err; len -= n, script += n) {
+		n = write(p[1], script, len);
+		if (n <= 0)
+			err = n < 0 ? -errno : -EIO;
+	}
 	close(p[1]);
+	if (err)
+		kill(child, SIGKILL);
 	if (waitpid(child, &st, 0) < 0)
 		return -errno;
+	if (err)
+		return err;
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
 }
 
 static int socks[MAX_SOCKS], nsocks, nrepair, locked;
+static ino_t inos[MAX_SOCKS];
 static pid_t frozen;
 
 /* The 4-tuple of @fd as "LOCAL . LPORT . REMOTE . RPORT", 4 or 6 in @family. */
@@ -296,11 +306,14 @@ out:
 	return err;
 }
 
-static void unlock_flows(pid_t pid)
+static int unlock_flows(pid_t pid)
 {
-	if (locked && nft_run(pid, "delete table inet " LOCK_TABLE "\n"))
-		fprintf(stderr, PROG ": could not remove the network lock: nft delete table inet "
+	int err = nft_run(pid, "delete table inet " LOCK_TABLE "\n");
+
+	if (err)
+		fprintf(stderr, PROG ": could not remove the network lock: run nft delete table inet "
 			LOCK_TABLE " in the network namespace of process %d\n", pid);
+	return err;
 }
 
 /*
@@ -335,20 +348,24 @@ static void save_failed(const char *what, int err)
 {
 	int i, off = TCP_REPAIR_OFF;
 
+	const char *lock = "";
+
+	/* The lock first: the window probes of TCP_REPAIR_OFF must get out. */
+	if (locked)
+		lock = unlock_flows(frozen) ? ", network lock NOT removed" : ", network lock removed";
 	for (i = 0; i < nrepair; i++)
 		setsockopt(socks[i], IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
-	if (frozen) {
-		unlock_flows(frozen);
+	if (frozen)
 		kill(frozen, SIGCONT);
-	}
 	die("save: %s: %s (repair mode off again%s, process %d continued)", what,
-	    strerror(err), locked ? ", network lock removed" : "", frozen);
+	    strerror(err), lock, frozen);
 }
 
 /* Whether to lock the flows (LUO_TCP_AGENT_LOCK=auto|nft|none), and why. */
 static int want_lock(const char **why)
 {
 	const char *mode = getenv("LUO_TCP_AGENT_LOCK");
+	static char buf[128];
 	int drops;
 
 	if (mode && !strcmp(mode, "none")) {
@@ -363,7 +380,8 @@ static int want_lock(const char **why)
 		die("save: LUO_TCP_AGENT_LOCK=%s: want auto, nft or none", mode);
 	drops = repair_drops_input();
 	if (drops < 0) {
-		*why = "the repair-mode probe could not run (loopback down?)";
+		snprintf(buf, sizeof(buf), "the repair-mode probe failed: %s", strerror(-drops));
+		*why = buf;
 		return 1;
 	}
 	*why = drops ? "this kernel drops input in repair mode" :
@@ -378,6 +396,7 @@ static int cmd_save(const char *session_name, pid_t pid)
 	char path[320], link[64];
 	int pidfd, mfd, luo, session, n, lock, i;
 	double t_frozen, t_saved;
+	struct rlimit rl;
 	struct dirent *de;
 	size_t off;
 	char *map;
@@ -387,11 +406,11 @@ static int cmd_save(const char *session_name, pid_t pid)
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		die("save: process %d: %s", pid, strerror(errno));
-	luo = open(LUO_DEVICE, O_RDWR);
+	luo = open(LUO_DEVICE, O_RDWR | O_CLOEXEC);
 	if (luo < 0)
 		die("save: %s: %s (liveupdate=on? another agent holds it?)", LUO_DEVICE,
 		    strerror(errno));
-	mfd = memfd_create("luo-tcp-images", 0);
+	mfd = memfd_create("luo-tcp-images", MFD_CLOEXEC);
 	if (mfd < 0 || ftruncate(mfd, IMAGES_MAX))
 		die("save: memfd: %s", strerror(errno));
 	map = mmap(NULL, IMAGES_MAX, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
@@ -430,26 +449,38 @@ static int cmd_save(const char *session_name, pid_t pid)
 	if (!dir)
 		save_failed(path, errno);
 	while ((de = readdir(dir))) {
+		struct stat st;
 		int fd;
 
 		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, de->d_name);
 		n = readlink(path, link, sizeof(link) - 1);
 		if (n <= 0 || strncmp(link, "socket:", 7))
 			continue;
-		fd = syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
+		fd = syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);	/* close-on-exec */
 		if (fd < 0)
 			save_failed("pidfd_getfd", errno);
-		if (!is_established_tcp(fd)) {
+		if (!is_established_tcp(fd) || fstat(fd, &st)) {
+			close(fd);
+			continue;
+		}
+		/* One socket at several fds (dup(), inetd style) is one connection. */
+		for (i = 0; i < nsocks && inos[i] != st.st_ino; i++)
+			;
+		if (i < nsocks) {
 			close(fd);
 			continue;
 		}
 		if (nsocks == MAX_SOCKS)
 			save_failed("too many connections", E2BIG);
+		inos[nsocks] = st.st_ino;
 		socks[nsocks++] = fd;
 	}
 	closedir(dir);
 	if (!nsocks)
 		save_failed("no established TCP connection in the process", ENOENT);
+	/* What restore needs: a socket and an fd 3, 4, ... for each (see there). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max < (rlim_t)nsocks + RESTORE_FDS)
+		save_failed("more connections than RLIMIT_NOFILE lets a restore hold", EMFILE);
 
 	/* Before the first TCP_REPAIR_ON: nothing they receive is ACKed then. */
 	if (lock) {
@@ -499,11 +530,30 @@ static int cmd_save(const char *session_name, pid_t pid)
 	return 0;
 }
 
+/* @fd at the lowest free fd >= @min (close-on-exec), the old one closed. */
+static int move_above(int fd, int min)
+{
+	int to = fcntl(fd, F_DUPFD_CLOEXEC, min);
+
+	if (to < 0)
+		die("restore: F_DUPFD: %s (nothing restored)", strerror(errno));
+	close(fd);
+	return to;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 static int cmd_restore(const char *session_name, char *argv[])
 {
 	const struct agent_header *hdr;
 	int luo, session, mfd, fd, err;
-	double t0, t1, t2;
+	double t0, t1, t2, t, *cost;
+	struct rlimit rl;
 	char env[32];
 	struct stat st;
 	const char *map;
@@ -511,7 +561,7 @@ static int cmd_restore(const char *session_name, char *argv[])
 
 	raise_nofile();
 	t0 = mono();
-	luo = open(LUO_DEVICE, O_RDWR);
+	luo = open(LUO_DEVICE, O_RDWR | O_CLOEXEC);
 	if (luo < 0)
 		die("restore: %s: %s", LUO_DEVICE, strerror(errno));
 	session = luo_retrieve_session(luo, session_name);
@@ -525,31 +575,59 @@ static int cmd_restore(const char *session_name, char *argv[])
 		die("restore: mmap: %s", strerror(errno));
 	hdr = (const struct agent_header *)map;
 	if ((size_t)st.st_size < sizeof(*hdr) || hdr->magic != AGENT_MAGIC ||
-	    hdr->count > MAX_SOCKS || hdr->size > (__u64)st.st_size ||
+	    !hdr->count || hdr->count > MAX_SOCKS || hdr->size > (__u64)st.st_size ||
 	    sizeof(*hdr) + (size_t)hdr->count * sizeof(hdr->sock[0]) > hdr->size)
 		die("restore: session '%s' holds no luo_tcp_agent images of this version",
 		    session_name);
 	count = hdr->count;
-
-	t1 = mono();
 	for (i = 0; i < count; i++) {
+		const struct luo_tcp_image *img;
 		__u32 o = hdr->sock[i].offset, sz = hdr->sock[i].size;
 
-		if (o > hdr->size || sz > hdr->size - o ||
-		    sz < sizeof(struct luo_tcp_image))
-			die("restore: image %u out of bounds", i);
-		fd = luo_tcp_restore((const struct luo_tcp_image *)(map + o));
+		img = (const struct luo_tcp_image *)(map + o);
+		if (o % 8 || o > hdr->size || sz > hdr->size - o ||
+		    sz < sizeof(struct luo_tcp_image) || img->size != sz)
+			die("restore: image %u is corrupt (nothing restored)", i);
+	}
+	/*
+	 * The sockets become fds 3 .. count + 2; what restore holds besides
+	 * them moves above. Checked before the first socket: a restore that
+	 * fails half-way loses the connections it had recreated.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < (rlim_t)count + RESTORE_FDS)
+		die("restore: %u connections need RLIMIT_NOFILE >= %u (nothing restored)", count,
+		    count + RESTORE_FDS);
+	luo = move_above(luo, count + 3);
+	session = move_above(session, count + 3);
+	mfd = move_above(mfd, count + 3);
+	cost = calloc(count, sizeof(*cost));
+	if (!cost)
+		die("restore: %s (nothing restored)", strerror(ENOMEM));
+
+	t1 = mono();
+	for (i = 0, t = t1; i < count; i++) {
+		fd = luo_tcp_restore((const struct luo_tcp_image *)(map + hdr->sock[i].offset));
 		if (fd < 0)
 			die("restore: socket %u: %s", i, strerror(-fd));
-		/* Out of the way of fds 3, 4, ... until they are handed over. */
-		socks[i] = fcntl(fd, F_DUPFD, 3 + count);
-		if (socks[i] < 0)
-			die("restore: F_DUPFD: %s", strerror(errno));
-		close(fd);
+		if (fd != (int)(3 + i)) {
+			if (dup2(fd, 3 + i) < 0)
+				die("restore: dup2: %s", strerror(errno));
+			close(fd);
+		}
+		t2 = mono();
+		cost[i] = t2 - t;
+		t = t2;
 	}
 	t2 = mono();
-	say("restored sockets=%u restore_ms=%.3f per_socket_us=%.1f retrieve_ms=%.3f uptime=%.3f",
-	    count, (t2 - t1) * 1e3, (t2 - t1) * 1e6 / count, (t1 - t0) * 1e3, uptime());
+	/*
+	 * Per socket: the median, and the max (the first socket of each family
+	 * pays what is done once: page faults on the images, first lookups).
+	 */
+	qsort(cost, count, sizeof(*cost), cmp_double);
+	say("restored sockets=%u restore_ms=%.3f median_us=%.1f max_us=%.1f retrieve_ms=%.3f uptime=%.3f",
+	    count, (t2 - t1) * 1e3, cost[count / 2] * 1e6, cost[count - 1] * 1e6,
+	    (t1 - t0) * 1e3, uptime());
+	free(cost);
 
 	err = luo_session_finish(session);
 	if (err)
@@ -559,11 +637,6 @@ static int cmd_restore(const char *session_name, char *argv[])
 	close(mfd);
 	close(session);
 	close(luo);
-	for (i = 0; i < count; i++) {
-		if (dup2(socks[i], 3 + i) < 0)
-			die("restore: dup2: %s", strerror(errno));
-		close(socks[i]);
-	}
 	snprintf(env, sizeof(env), "%u", count);
 	setenv("LISTEN_FDS", env, 1);
 	snprintf(env, sizeof(env), "%d", getpid());
@@ -577,6 +650,7 @@ int main(int argc, char *argv[])
 	char *end;
 	long pid;
 
+	signal(SIGPIPE, SIG_IGN);
 	if (argc == 4 && !strcmp(argv[1], "save")) {
 		pid = strtol(argv[3], &end, 10);
 		if (*end || pid <= 0 || pid > INT_MAX)
@@ -588,8 +662,10 @@ int main(int argc, char *argv[])
 	if (argc == 2 && !strcmp(argv[1], "probe")) {
 		int drops = repair_drops_input();
 
-		if (drops < 0)
-			die("probe: no loopback TCP connection: %s", strerror(-drops));
+		if (drops < 0) {
+			fprintf(stderr, PROG ": probe: %s\n", strerror(-drops));
+			return 2;
+		}
 		printf("%s\n", drops ? "repair-mode drop: yes (no network lock needed)" :
 			"repair-mode drop: no (the agent locks the flows with nft)");
 		return !drops;

@@ -29,7 +29,7 @@ phase_of() {	# phase_of STEP_NAME
 	case $1 in
 	series-applies) echo tree ;;
 	shellcheck|checkpatch-strict) echo static ;;
-	build-each-patch|build-kernel) echo kernel ;;
+	build-each-patch|build-kernel|build-base-kernel) echo kernel ;;
 	build-tests|initramfs-*) echo tests ;;
 	*) echo reports ;;
 	esac

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# RSTs the DUT sent on the demo service's connections (port 7030 of 192.0.2.1 or
+# 2001:db8::1), in the capture of the peer's link (RESULT_DIR/peer.pcap, as
+# scripts/run-test.sh writes it). Prints "OPEN AFTER": the RSTs sent while their
+# connection was open, and those sent after its first FIN (either side), which are a
+# closed socket's answer to a late segment at the end of the stream, not a lost
+# connection.
+# Usage: capture-rsts.sh RESULT_DIR
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ -s "$1/peer.pcap" ] || die "no packet capture in $1"
+tcpdump -r "$1/peer.pcap" -nn -tt tcp 2>/dev/null | python3 -c '
+import re, sys
+DUT = {("192.0.2.1", "7030"), ("2001:db8::1", "7030")}
+seg = re.compile(r"^(\d+\.\d+) IP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([^\]]*)\]")
+fin, rst = {}, []
+for line in sys.stdin:
+    m = seg.match(line)
+    if not m:
+        continue
+    t, sa, sp, da, dp, flags = m.groups()
+    src, dst = (sa, sp), (da, dp)
+    if src not in DUT and dst not in DUT:
+        continue
+    key = frozenset((src, dst))
+    if "F" in flags:
+        fin.setdefault(key, float(t))
+    if "R" in flags and src in DUT:
+        rst.append((float(t), key))
+opened = sum(1 for t, k in rst if t < fin.get(k, float("inf")))
+print(opened, len(rst) - opened)
+'
