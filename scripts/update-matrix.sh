@@ -67,25 +67,13 @@ if [ -z "${REPORT_ONLY:-}" ]; then
 fi
 
 printf '%s\n' "${rows[@]}" >"$dir/rows"
-python3 - "$dir" "$n" <<'PY' | tee "$dir/table.md"
+python3 - "$TOP/scripts" "$dir" "$n" <<'PY' | tee "$dir/table.md"
 import re, sys
 
-d, n = sys.argv[1], sys.argv[2]
-def read(path):
-    try:
-        return open(path, errors="replace").read().strip()
-    except OSError:
-        return ""
+sys.path.insert(0, sys.argv[1])
+from results import grab, read
 
-def grab(path, pat, conv=str):
-    try:
-        for line in open(path, errors="replace"):
-            m = re.search(pat, line)
-            if m:
-                return conv(m.group(1))
-    except OSError:
-        pass
-    return None
+d, n = sys.argv[2], sys.argv[3]
 
 print(f"N = {n} connections per update (IPv4 and IPv6 alternating), peer RTO capped at 1 s\n")
 print("| old kernel -> new kernel | expected | result | kernels (uname -r) | agent's lock | "
