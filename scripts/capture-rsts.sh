@@ -2,9 +2,10 @@
 # RSTs the DUT sent on the demo service's connections (port 7030 of 192.0.2.1 or
 # 2001:db8::1), in the capture of the peer's link (RESULT_DIR/peer.pcap, as
 # scripts/run-test.sh writes it). Prints "OPEN AFTER": the RSTs sent while their
-# connection was open, and those sent after its first FIN (either side), which are a
-# closed socket's answer to a late segment at the end of the stream, not a lost
-# connection.
+# connection was open (after the DUT's SYN-ACK, before the first FIN of either side),
+# and those sent after its first FIN, which are a closed socket's answer to a late
+# segment at the end of the stream, not a lost connection. RSTs that refuse a SYN
+# (the peer dialling before the server listens) are neither.
 # Usage: capture-rsts.sh RESULT_DIR
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -15,7 +16,7 @@ tcpdump -r "$1/peer.pcap" -nn -tt tcp 2>/dev/null | python3 -c '
 import re, sys
 DUT = {("192.0.2.1", "7030"), ("2001:db8::1", "7030")}
 seg = re.compile(r"^(\d+\.\d+) IP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([^\]]*)\]")
-fin, rst = {}, []
+fin, synack, rst = {}, {}, []
 for line in sys.stdin:
     m = seg.match(line)
     if not m:
@@ -27,7 +28,9 @@ for line in sys.stdin:
     key = frozenset((src, dst))
     if "F" in flags:
         fin.setdefault(key, float(t))
-    if "R" in flags and src in DUT:
+    if flags == "S." and src in DUT:
+        synack.setdefault(key, float(t))
+    if "R" in flags and src in DUT and key in synack:
         rst.append((float(t), key))
 opened = sum(1 for t, k in rst if t < fin.get(k, float("inf")))
 print(opened, len(rst) - opened)
