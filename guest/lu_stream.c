@@ -470,10 +470,10 @@ static int serve_conns(const int *fds, int n)
 			       sc_name(&s, c), (unsigned long long)c->count,
 			       (unsigned long long)c->first,
 			       (unsigned long long)(c->next ? c->next - 1 : 0),
-			       c->failed ? " (failed)" : "");
+			       c->failed ? " (with an error)" : "");
 	}
 	if (n > 1)
-		printf("# server: echoed %llu records on %d connections, %d failed\n",
+		printf("# server: echoed %llu records on %d connections, %d with an error\n",
 		       count, n, failed);
 	return !!failed;
 }
