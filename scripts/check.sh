@@ -169,6 +169,10 @@ while read -r name _ _ _ on_series on_base _ _ kernels _; do
 	case $name in ''|'#'*) continue ;; esac
 	[ -z "$only" ] || [[ " $only " == *" $name "* ]] || continue
 	if [ "${kernels:--}" != - ]; then
+		if [ "$on_base" != - ]; then
+			record fail "$name" "tests.list: a test between kernels ($kernels) has no base column"
+			continue
+		fi
 		guest_test "$name" "${kernels/>/-}" "$on_series"
 		continue
 	fi
