@@ -78,14 +78,6 @@ static unsigned long long xorshift(void)
 	return rnd;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static unsigned int csum_add(unsigned int sum, const void *data, size_t len)
 {
 	const unsigned short *p = data;
@@ -236,7 +228,7 @@ static int flood(const char *netns, const char *phase, long n)
 		return 1;
 	}
 	window_state(w0, sizeof(w0));
-	t0 = now();
+	t0 = mono();
 	if (send_segments(fd, n))
 		return 1;
 	/* Normally all processed already; otherwise ksoftirqd finishes. */
@@ -246,7 +238,7 @@ static int flood(const char *netns, const char *phase, long n)
 			break;
 		usleep(1000);
 	}
-	t1 = now();
+	t1 = mono();
 	window_state(w1, sizeof(w1));
 	printf("# flood phase=%s n=%ld ns=%.0f insegs=%ld outrsts=%ld",
 	       phase, n, (t1 - t0) * 1e9, b.insegs - a.insegs,

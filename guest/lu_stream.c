@@ -84,6 +84,10 @@
 #include <unistd.h>
 #include <linux/sockios.h>
 
+#define PROG	"lu_stream"
+#define SAY	"lu_stream"
+#include "guest_util.h"
+
 #ifndef TCP_RTO_MAX_MS
 #define TCP_RTO_MAX_MS	44	/* uapi of the series' kernel, for older headers */
 #endif
@@ -124,14 +128,6 @@ struct rec {
 
 _Static_assert(sizeof(struct rec) == REC, "record size");
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static uint32_t fnv1a(const void *p, size_t len)
 {
 	const uint8_t *b = p;
@@ -149,7 +145,7 @@ static void rec_make(struct rec *r, uint64_t seq)
 	memset(r, 0, sizeof(*r));
 	r->magic = MAGIC;
 	r->seq = seq;
-	r->sent_ns = (uint64_t)(now() * 1e9);
+	r->sent_ns = (uint64_t)(mono() * 1e9);
 	for (i = 0; i < sizeof(r->payload); i++)
 		r->payload[i] = (uint8_t)(seq * 31 + i);
 	r->sum = fnv1a(r, offsetof(struct rec, sum));
@@ -230,17 +226,6 @@ static int parse_count(const char *s)
 	if (errno || end == s || *end || v < 1 || v > MAX_CONNS)
 		return -1;
 	return v;
-}
-
-/* Raise the soft RLIMIT_NOFILE to the hard one (the guests': 4096). */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 /* Whether @n connections fit in RLIMIT_NOFILE; complains with @pfx if not. */
@@ -654,7 +639,7 @@ static int dial(const char *addr, double deadline)
 	if (v6 ? inet_pton(AF_INET6, addr, &a6.sin6_addr) != 1 :
 		 inet_pton(AF_INET, addr, &a4.sin_addr) != 1)
 		return -1;
-	while (now() < deadline) {
+	while (mono() < deadline) {
 		fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 		if (fd < 0)
 			return -1;
@@ -677,7 +662,7 @@ static void peer_fail(struct peer *p, struct conn *c, int err)
 	if (c->reset_at)
 		return;
 	c->err = err;
-	c->reset_at = now();
+	c->reset_at = mono();
 	p->resets++;
 	if (!p->reset_at) {
 		/* The first one, as demo-report.sh reads it (it takes the last line). */
@@ -712,7 +697,7 @@ static void peer_send(struct peer *p, struct conn *c)
 
 static void peer_echo(struct peer *p, struct conn *c, const struct rec *r)
 {
-	double t = now();
+	double t = mono();
 
 	if (!rec_ok(r)) {
 		c->bad++;
@@ -778,14 +763,14 @@ static void peer_marks(struct peer *p)
 
 	while ((n = recv(p->udp, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
 		buf[n] = '\0';
-		printf("# mark %.3f %s\n", now() - p->t0, buf);
+		printf("# mark %.3f %s\n", mono() - p->t0, buf);
 		if (!strncmp(buf, "report failed", 13))
 			p->dut_failed = 1;
 		else if (!strncmp(buf, "report", 6) && !p->report_at)
-			p->report_at = now();
+			p->report_at = mono();
 		/* stage1, stage2 (a second live update in a row): the first one counts. */
 		if (!strncmp(buf, "stage", 5) && buf[5] >= '0' && buf[5] <= '9' && !p->stage_at)
-			p->stage_at = now();
+			p->stage_at = mono();
 	}
 }
 
@@ -819,13 +804,6 @@ static void peer_poll(struct peer *p, double timeout)
 				;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void peer_d(struct peer *p)
 {
 	unsigned long long sent = 0, echoed = 0;
@@ -835,7 +813,7 @@ static void peer_d(struct peer *p)
 		sent += p->c[i].sent;
 		echoed += p->c[i].echoed;
 	}
-	printf("# d %.3f %llu %llu\n", now() - p->t0, sent * REC, echoed * REC);
+	printf("# d %.3f %llu %llu\n", mono() - p->t0, sent * REC, echoed * REC);
 }
 
 static int peer(const char *addr4)
@@ -871,7 +849,7 @@ static int peer(const char *addr4)
 	}
 	r = getenv("LU_STREAM_RTO_MAX_MS") ? atoi(getenv("LU_STREAM_RTO_MAX_MS")) :
 					      cmdline_int("rto_max_ms");
-	deadline = now() + CONNECT_S;
+	deadline = mono() + CONNECT_S;
 	for (i = 0; i < p.n; i++) {
 		c = &p.c[i];
 		c->id = i;
@@ -885,7 +863,7 @@ static int peer(const char *addr4)
 			return 1;
 		}
 		if (!i) {
-			p.t0 = now();
+			p.t0 = mono();
 			printf("# connected %.6f\n", p.t0);
 		}
 		if (r) {
@@ -926,11 +904,11 @@ static int peer(const char *addr4)
 	/* Each connection sends a record every that many ticks. */
 	every = (p.n + TICK_RECS - 1) / TICK_RECS;
 	next_d = p.t0;
-	next_tick = now();
+	next_tick = mono();
 	end_at = p.t0 + TOTAL_S;
 
 	/* Stream until RESUMED_S after the DUT reported its restore. */
-	while ((t = now()) < end_at) {
+	while ((t = mono()) < end_at) {
 		if (t < next_tick) {
 			peer_poll(&p, next_tick - t);
 			continue;
@@ -975,7 +953,7 @@ static int peer(const char *addr4)
 	 * that never resumed has a full send buffer), then FIN; the server
 	 * echoes to EOF.
 	 */
-	finish_end = now() + FINISH_S;
+	finish_end = mono() + FINISH_S;
 	for (;;) {
 		for (waiting = 0, i = 0; i < p.n; i++) {
 			c = &p.c[i];
@@ -984,7 +962,7 @@ static int peer(const char *addr4)
 				waiting += conn_live(c) && c->out_off;
 			}
 		}
-		if (!waiting || now() >= end_at || now() >= finish_end)
+		if (!waiting || mono() >= end_at || mono() >= finish_end)
 			break;
 		peer_poll(&p, TICK_MS / 1000.0);
 	}
@@ -999,9 +977,9 @@ static int peer(const char *addr4)
 	 * After the report, a connection that did not resume will not echo
 	 * anything: wait for the others.
 	 */
-	t = now();
+	t = mono();
 	eof_end = (t < end_at ? t : end_at) + EOF_WAIT_S;
-	while (now() < eof_end) {
+	while (mono() < eof_end) {
 		for (waiting = 0, i = 0; i < p.n; i++)
 			waiting += conn_live(&p.c[i]) && (!p.report_at || p.c[i].resumed_at);
 		if (!waiting)

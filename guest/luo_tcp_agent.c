@@ -88,25 +88,6 @@ struct agent_header {
 	} sock[];
 };
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* As many open files as the hard limit allows: one socket per connection. */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static int is_established_tcp(int fd)
 {
 	struct tcp_info ti;
@@ -539,13 +520,6 @@ static int move_above(int fd, int min)
 		die("restore: F_DUPFD: %s (nothing restored)", strerror(errno));
 	close(fd);
 	return to;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static int cmd_restore(const char *session_name, char *argv[])

@@ -40,7 +40,7 @@ if [ -z "${REPORT_ONLY:-}" ]; then
 	mkdir -p "$dir"
 	log "building the series' kernel without debug options (log: $dir/build.log)"
 	{ "$TOP/scripts/build-nodebug.sh" series && "$TOP/scripts/build-tests.sh" "$KTREE" "$BUILD/tests" &&
-	  "$TOP/scripts/initramfs.sh" "$kdir/bzImage" "$BUILD/tests/bin" "$kdir/initramfs.cpio"; } \
+	  "$TOP/scripts/kernel-dir.sh" "$kdir/bzImage" "$kdir/bzImage" "$kdir"; } \
 		>"$dir/build.log" 2>&1 || { tail -n 30 "$dir/build.log" >&2; die "build failed"; }
 	for n in $conns; do
 		t0=$(date +%s)

@@ -35,7 +35,7 @@ bench=$BUILD/bench
 "$TOP/scripts/build-nodebug.sh" base series
 "$TOP/scripts/build-tests.sh" "$KTREE" "$BUILD/tests"
 for k in base series; do
-	"$TOP/scripts/initramfs.sh" "$bench/$k/bzImage" "$BUILD/tests/bin" "$bench/$k/initramfs.cpio"
+	"$TOP/scripts/kernel-dir.sh" "$bench/$k/bzImage" "$bench/$k/bzImage" "$bench/$k"
 done
 
 # Determinism: -icount shift=0 makes guest time the count of executed instructions;

@@ -102,8 +102,8 @@ needs_criu() {
 		"$TOP/tests.list"
 }
 for k in "${kinds[@]}"; do
-	step "initramfs-$k" "$TOP/scripts/initramfs.sh" "$BUILD/out/$k/bzImage" \
-		"$BUILD/tests/bin" "$BUILD/out/$k/initramfs.cpio" || finish
+	step "initramfs-$k" "$TOP/scripts/kernel-dir.sh" "$BUILD/out/$k/bzImage" \
+		"$BUILD/out/$k/bzImage" "$BUILD/out/$k" || finish
 	if needs_criu "$k"; then
 		# Without it (e.g. no network for the first download), the CRIU tests fail
 		# as harness errors; the others still run.
@@ -114,10 +114,8 @@ for k in "${kinds[@]}"; do
 done
 
 for u in $updates; do
-	mkdir -p "$BUILD/out/$u"
-	cp "$BUILD/out/${u%-*}/bzImage" "$BUILD/out/$u/bzImage"
-	step "initramfs-$u" "$TOP/scripts/initramfs.sh" "$BUILD/out/${u#*-}/bzImage" \
-		"$BUILD/tests/bin" "$BUILD/out/$u/initramfs.cpio" || finish
+	step "initramfs-$u" "$TOP/scripts/kernel-dir.sh" "$BUILD/out/${u%-*}/bzImage" \
+		"$BUILD/out/${u#*-}/bzImage" "$BUILD/out/$u" || finish
 done
 
 guest_test() {	# guest_test NAME KERNEL EXPECT: pass, fail or fail:REGEX (see tests.list)

@@ -93,10 +93,8 @@ mkdir -p "$dir"
 # The DUT boots kernel FROM, whose initramfs carries kernel TO to kexec into.
 from=${kernels%-*} to=${kernels#*-}
 kdir=$dir/kernel-$kernels
-mkdir -p "$kdir"
-cp "$BUILD/out/$from/bzImage" "$kdir/bzImage"
 log "initramfs: the $to kernel to kexec into, the guest programs and the CRIU root"
-"$TOP/scripts/initramfs.sh" "$BUILD/out/$to/bzImage" "$BUILD/tests/bin" "$kdir/initramfs.cpio"
+"$TOP/scripts/kernel-dir.sh" "$BUILD/out/$from/bzImage" "$BUILD/out/$to/bzImage" "$kdir"
 "$TOP/scripts/criu-initramfs.sh" "$kdir/initramfs.cpio" "$kdir/initramfs-criu.cpio"
 
 # run NAME TEST KIND TITLE: one run of TEST into $dir/NAME and its report; 0 when the

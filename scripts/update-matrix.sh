@@ -45,13 +45,9 @@ if [ -z "${REPORT_ONLY:-}" ]; then
 		{ tail -n 30 "$dir/build.log" >&2; die "build failed"; }
 	# kernel dir FROM-TO: boots FROM, kexecs into TO (in its initramfs)
 	for k in series-series series-nodebug base-series series-base; do
-		from=${k%-*} to=${k#*-}
-		kdir=$dir/kernel-$k
-		mkdir -p "$kdir"
-		cp "$BUILD/out/$from/bzImage" "$kdir/bzImage"
-		tok=$BUILD/out/$to/bzImage
-		[ "$to" != nodebug ] || tok=$BUILD/bench/series/bzImage
-		"$TOP/scripts/initramfs.sh" "$tok" "$BUILD/tests/bin" "$kdir/initramfs.cpio" \
+		to=$BUILD/out/${k#*-}/bzImage
+		[ "${k#*-}" != nodebug ] || to=$BUILD/bench/series/bzImage
+		"$TOP/scripts/kernel-dir.sh" "$BUILD/out/${k%-*}/bzImage" "$to" "$dir/kernel-$k" \
 			>>"$dir/build.log" 2>&1 || die "initramfs for $k failed"
 	done
 	for row in "${rows[@]}"; do
