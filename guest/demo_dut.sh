@@ -14,13 +14,16 @@
 # Marks go to the peer (lu_stream mark), which timestamps them on its own clock; times
 # in them are this kernel's uptime. The agent picks its network lock itself (it probes
 # the kernel for the repair-mode drop); LUO_TCP_AGENT_LOCK in the environment
-# overrides that (guest/demo_dut_nolock.sh).
+# overrides that (guest/demo_dut_nolock.sh). luonet.agent_dump=kernel: the agent leaves
+# saving the sockets to the kernel (LUO_TCP_AGENT_DUMP, see guest/luo_tcp_agent.c).
 set -u
 up() { cut -d' ' -f1 /proc/uptime; }
 mark() { /tests/lu_stream mark "$@" || echo "# could not send mark: $*"; }
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^luonet\.$1=//p" | tail -n 1; }
 stages=$(arg stages)
 stages=${stages:-2}
+dump=$(arg agent_dump)
+[ -z "$dump" ] || export LUO_TCP_AGENT_DUMP="$dump"
 case ${2:-} in
 '' | *[!0-9]*) stage=0 ;;
 *) stage=$2 ;;

@@ -14,10 +14,16 @@
  *	the kexec. On any error before the session is preserved, repair mode is
  *	switched off again, the network lock (below) removed and PID continued:
  *	the service loses nothing.
+ *	LUO_TCP_AGENT_DUMP=kernel: no TCP_REPAIR here; preserve each socket in
+ *	the session itself (LIVEUPDATE_SESSION_PRESERVE_FD: the kernel's LUO
+ *	file handler for TCP sockets saves it at the reboot). The memfd then
+ *	only says how many there are. Needs no network lock: the kernel that
+ *	has the handler has the repair-mode drop too.
  *
  *   luo_tcp_agent restore SESSION -- COMMAND [ARG...]
  *	In the new kernel: retrieve SESSION, recreate every socket
- *	(luo_tcp_restore(): repair mode off at the end), finish the session
+ *	(luo_tcp_restore(): repair mode off at the end; or retrieve it from the
+ *	session, if the kernel saved it), finish the session
  *	(the restore window closes when it was the last one), and exec COMMAND
  *	with the sockets as fds 3, 4, ... and LISTEN_FDS/LISTEN_PID set
  *	(systemd's socket passing convention).
@@ -67,7 +73,10 @@
 #include <luo_tcp.h>
 
 #define AGENT_MAGIC	0x4c554132	/* "LUA2" */
+#define AGENT_KERNEL	0x4c554b31	/* "LUK1": the sockets are in the session */
 #define IMAGES_TOKEN	1
+#define SOCK_TOKEN	2	/* of the first socket, with AGENT_KERNEL */
+#define RETRY_MAX	300	/* retrieves 100 ms apart while the kernel says EAGAIN */
 #define MAX_SOCKS	65536
 #define IMAGES_MAX	(1UL << 30)	/* sparse: only what is written is memory */
 #define STATE_ESTABLISHED 1		/* tcpi_state, as TCP_ESTABLISHED in net/tcp_states.h */
@@ -77,7 +86,8 @@
 
 /*
  * The memfd: this header, then @count entries, then the images, each at an
- * 8-byte aligned offset. @size is what the memfd holds.
+ * 8-byte aligned offset. @size is what the memfd holds. With AGENT_KERNEL, the
+ * header alone: socket i is in the session under token SOCK_TOKEN + i.
  */
 struct agent_header {
 	__u32 magic;
@@ -370,12 +380,42 @@ static int want_lock(const char **why)
 	return !drops;
 }
 
+/* LUO_TCP_AGENT_DUMP=kernel: the sockets go into the session as they are. */
+static int save_in_kernel(int luo, int mfd, struct agent_header *hdr,
+			  const char *session_name, double t_frozen)
+{
+	int session, n, i;
+
+	hdr->count = nsocks;
+	hdr->size = sizeof(*hdr);
+	munmap(hdr, IMAGES_MAX);
+	if (ftruncate(mfd, sizeof(*hdr)))
+		save_failed("shrink the memfd", errno);
+	session = luo_create_session(luo, session_name);
+	if (session < 0)
+		save_failed("create LUO session", -session);
+	n = luo_session_preserve_fd(session, mfd, IMAGES_TOKEN);
+	for (i = 0; !n && i < nsocks; i++) {
+		n = luo_session_preserve_fd(session, socks[i], SOCK_TOKEN + i);
+		if (n)
+			say("socket %d refused by the kernel: %s", i, strerror(-n));
+	}
+	/* On error, closing the session (at exit) unpreserves what it holds. */
+	if (n)
+		save_failed("preserve the sockets", -n);
+	say("saved sockets=%d bytes=0 save_ms=%.3f session=%s dump=kernel uptime=%.3f", nsocks,
+	    (mono() - t_frozen) * 1e3, session_name, uptime());
+	if (hold_until_kexec() < 0)
+		save_failed("fork", errno);
+	return 0;
+}
+
 static int cmd_save(const char *session_name, pid_t pid)
 {
-	const char *stop, *how = NULL, *why;
+	const char *stop, *how = NULL, *why, *dump;
 	struct agent_header *hdr;
 	char path[320], link[64];
-	int pidfd, mfd, luo, session, n, lock, i;
+	int pidfd, mfd, luo, session, n, lock, i, in_kernel;
 	double t_frozen, t_saved;
 	struct rlimit rl;
 	struct dirent *de;
@@ -398,9 +438,14 @@ static int cmd_save(const char *session_name, pid_t pid)
 	if (map == MAP_FAILED)
 		die("save: mmap: %s", strerror(errno));
 	hdr = (struct agent_header *)map;
-	hdr->magic = AGENT_MAGIC;
-	lock = want_lock(&why);
-	say("lock=%s (%s)", lock ? "nft" : "none", why);
+	dump = getenv("LUO_TCP_AGENT_DUMP");
+	if (dump && strcmp(dump, "kernel") && strcmp(dump, "repair"))
+		die("save: LUO_TCP_AGENT_DUMP=%s: want repair or kernel", dump);
+	in_kernel = dump && !strcmp(dump, "kernel");
+	hdr->magic = in_kernel ? AGENT_KERNEL : AGENT_MAGIC;
+	lock = !in_kernel && want_lock(&why);
+	say("dump=%s lock=%s (%s)", in_kernel ? "kernel" : "repair", lock ? "nft" : "none",
+	    in_kernel ? "the kernel saves the sockets" : why);
 
 	/*
 	 * Only the sockets are saved, not the process: it must stop where its
@@ -472,6 +517,8 @@ static int cmd_save(const char *session_name, pid_t pid)
 		say("locked flows=%d uptime=%.3f", nsocks, uptime());
 	}
 
+	if (in_kernel)
+		return save_in_kernel(luo, mfd, hdr, session_name, t_frozen);
 	off = sizeof(*hdr) + (size_t)nsocks * sizeof(hdr->sock[0]);
 	off = (off + 7) & ~7UL;
 	for (i = 0; i < nsocks; i++) {
@@ -525,7 +572,7 @@ static int move_above(int fd, int min)
 static int cmd_restore(const char *session_name, char *argv[])
 {
 	const struct agent_header *hdr;
-	int luo, session, mfd, fd, err;
+	int luo, session, mfd, fd, err, in_kernel, tries;
 	double t0, t1, t2, t, *cost;
 	struct rlimit rl;
 	char env[32];
@@ -548,13 +595,16 @@ static int cmd_restore(const char *session_name, char *argv[])
 	if (map == MAP_FAILED)
 		die("restore: mmap: %s", strerror(errno));
 	hdr = (const struct agent_header *)map;
-	if ((size_t)st.st_size < sizeof(*hdr) || hdr->magic != AGENT_MAGIC ||
-	    !hdr->count || hdr->count > MAX_SOCKS || hdr->size > (__u64)st.st_size ||
-	    sizeof(*hdr) + (size_t)hdr->count * sizeof(hdr->sock[0]) > hdr->size)
+	in_kernel = (size_t)st.st_size >= sizeof(*hdr) && hdr->magic == AGENT_KERNEL &&
+		    hdr->count && hdr->count <= MAX_SOCKS;
+	if (!in_kernel &&
+	    ((size_t)st.st_size < sizeof(*hdr) || hdr->magic != AGENT_MAGIC ||
+	     !hdr->count || hdr->count > MAX_SOCKS || hdr->size > (__u64)st.st_size ||
+	     sizeof(*hdr) + (size_t)hdr->count * sizeof(hdr->sock[0]) > hdr->size))
 		die("restore: session '%s' holds no luo_tcp_agent images of this version",
 		    session_name);
 	count = hdr->count;
-	for (i = 0; i < count; i++) {
+	for (i = 0; !in_kernel && i < count; i++) {
 		const struct luo_tcp_image *img;
 		__u32 o = hdr->sock[i].offset, sz = hdr->sock[i].size;
 
@@ -580,13 +630,31 @@ static int cmd_restore(const char *session_name, char *argv[])
 
 	t1 = mono();
 	for (i = 0, t = t1; i < count; i++) {
-		fd = luo_tcp_restore((const struct luo_tcp_image *)(map + hdr->sock[i].offset));
+		/*
+		 * -EAGAIN: the kernel keeps the socket until its local address
+		 * or route exists (it says which in its log). Closing the ones
+		 * already restored would end their connections: wait for it.
+		 */
+		for (tries = 0; in_kernel; tries++) {
+			fd = luo_session_retrieve_fd(session, SOCK_TOKEN + i);
+			if (fd != -EAGAIN || tries == RETRY_MAX)
+				break;
+			if (!tries)
+				say("socket %u: no address or route for it yet, waiting up to %d s",
+				    i, RETRY_MAX / 10);
+			usleep(100000);
+		}
+		if (!in_kernel)
+			fd = luo_tcp_restore((const struct luo_tcp_image *)(map + hdr->sock[i].offset));
 		if (fd < 0)
 			die("restore: socket %u: %s", i, strerror(-fd));
+		/* dup2() clears close-on-exec; LUO's retrieve sets it. */
 		if (fd != (int)(3 + i)) {
 			if (dup2(fd, 3 + i) < 0)
 				die("restore: dup2: %s", strerror(errno));
 			close(fd);
+		} else if (fcntl(fd, F_SETFD, 0)) {
+			die("restore: fcntl: %s", strerror(errno));
 		}
 		t2 = mono();
 		cost[i] = t2 - t;

@@ -9,6 +9,10 @@
 # kernel command line for both guests: DEMO_CMDLINE (e.g. "luonet.demo_delay=2").
 # CONNS=N: the stream runs over N connections, IPv4 and IPv6 alternating (default 2,
 # one of each; the report's timeline shows the first, IPv4, connection).
+# AGENT=kernel: the agent preserves the server's sockets in its LUO session as they are,
+# and the kernel's LUO file handler for TCP sockets saves them at the reboot and
+# recreates them at retrieve (no TCP_REPAIR in userspace); AGENT=repair (default): the
+# agent saves them itself with TCP_REPAIR, into a memfd.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -23,6 +27,11 @@ if [ -n "${CONNS:-}" ]; then
 	fi
 	EXTRA_CMDLINE+=" luonet.conns=$CONNS"
 fi
+case ${AGENT:-repair} in
+repair) ;;
+kernel) EXTRA_CMDLINE+=" luonet.agent_dump=kernel" ;;
+*) die "AGENT must be repair or kernel, not '$AGENT'" ;;
+esac
 rc=0
 # REPORT_ONLY=1: no guests; the reports and the RUNS summary again, from build/demo.
 [ -n "${REPORT_ONLY:-}" ] || T="demo demo_off" "$TOP/scripts/check.sh" || rc=$?
