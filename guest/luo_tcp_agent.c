@@ -76,7 +76,7 @@
 #define AGENT_KERNEL	0x4c554b31	/* "LUK1": the sockets are in the session */
 #define IMAGES_TOKEN	1
 #define SOCK_TOKEN	2	/* of the first socket, with AGENT_KERNEL */
-#define RETRY_MAX	300	/* retrieves 100 ms apart while the kernel says EAGAIN */
+#define RETRY_MAX	300	/* retrieves 100 ms apart while an address or route is missing */
 #define MAX_SOCKS	65536
 #define IMAGES_MAX	(1UL << 30)	/* sparse: only what is written is memory */
 #define STATE_ESTABLISHED 1		/* tcpi_state, as TCP_ESTABLISHED in net/tcp_states.h */
@@ -631,13 +631,15 @@ static int cmd_restore(const char *session_name, char *argv[])
 	t1 = mono();
 	for (i = 0, t = t1; i < count; i++) {
 		/*
-		 * -EAGAIN: the kernel keeps the socket until its local address
-		 * or route exists (it says which in its log). Closing the ones
-		 * already restored would end their connections: wait for it.
+		 * The kernel keeps a socket whose local address or route does
+		 * not exist yet (it says which in its log) for another
+		 * retrieve. Closing the ones already restored would end their
+		 * connections: wait for it.
 		 */
 		for (tries = 0; in_kernel; tries++) {
 			fd = luo_session_retrieve_fd(session, SOCK_TOKEN + i);
-			if (fd != -EAGAIN || tries == RETRY_MAX)
+			if ((fd != -EADDRNOTAVAIL && fd != -ENETUNREACH && fd != -EHOSTUNREACH) ||
+			    tries == RETRY_MAX)
 				break;
 			if (!tries)
 				say("socket %u: no address or route for it yet, waiting up to %d s",

@@ -32,7 +32,7 @@ for line in sys.stdin:
         fin.setdefault(key, float(t))
     if flags == "S." and src in DUT:
         synack.setdefault(key, float(t))
-    if "R" in flags and src in DUT and key in synack:
+    if "R" in flags and src in DUT and float(t) > synack.get(key, float("inf")):
         rst.append((float(t), key))
 opened = sum(1 for t, k in rst if t < fin.get(k, float("inf")))
 print(opened, len(rst) - opened)

@@ -90,11 +90,20 @@ fins = {}
 for p in pkts:
     if service(p) and "F" in p[5]:
         fins.setdefault(key(p), p[0])
-# RSTs from the DUT on any connection of the service while it was open (before its
-# first FIN of either side), and after; RSTs of other flows.
-dut_rst = lambda p: service(p) and p[1] in (DUT, DUT6) and "R" in p[5]
+# RSTs from the DUT on any connection of the service while it was open (after the DUT's
+# SYN-ACK, before the first FIN of either side), and after; RSTs that refused a SYN sent
+# before the server listened (no connection yet); RSTs of other flows. The same rule as
+# scripts/capture-rsts.sh.
+opened = {}
+for p in pkts:
+    if p[1] in (DUT, DUT6) and p[5] == "S.":
+        opened.setdefault(key(p), p[0])
+dut_rst = lambda p: (service(p) and p[1] in (DUT, DUT6) and "R" in p[5]
+                     and p[0] > opened.get(key(p), float("inf")))
 rsts = [(p[0] - t0, p) for p in pkts if dut_rst(p) and p[0] < fins.get(key(p), float("inf"))]
 late_rsts = [p for p in pkts if dut_rst(p) and p[0] >= fins.get(key(p), float("inf"))]
+refused = [p for p in pkts if service(p) and p[1] in (DUT, DUT6) and "R" in p[5]
+           and p[0] < opened.get(key(p), float("inf"))]
 other_rsts = [p for p in pkts if "R" in p[5] and p[0] >= t0 and not service(p)]
 seen, rexmit, rexmit_seq = set(), [], []
 for p in pkts:
@@ -199,6 +208,7 @@ w(f"RST at the peer  {len(rsts)} from the DUT in the packet capture while the co
   + (": at " + ", ".join(f"{t:.2f} s" for t, _ in rsts) if rsts else "")
   + (f"; {len(late_rsts)} after both sides sent FIN (a duplicate ACK for the closed socket)"
      if late_rsts else "")
+  + (f"; {len(refused)} refusing a SYN sent before the server listened" if refused else "")
   + (f"; {len(other_rsts)} for other flows" if other_rsts else ""))
 if m:
     w(f"records          sent {sent}, echoed {echoed}; lost {lost}, duplicated/reordered {dup}, corrupt {bad}"
