@@ -20,6 +20,11 @@
 #   lost/dup  records lost, duplicated or reordered (the peer's accounting)
 #   window    restore window open -> closed (the new kernel's log), s
 # and exits non-zero unless every run kept every connection with 0 RST and 0 lost.
+# AGENT=kernel: the agent preserves the sockets themselves in the LUO session and the
+# kernel's LUO file handler saves them at the reboot and recreates them at retrieve
+# (results in build/bench-restore-kernel): "dump" is then freeze to preserved (the
+# kernel's own copy happens in the reboot, inside the kexec time), "image" is 0 and
+# "restore" is LIVEUPDATE_SESSION_RETRIEVE_FD of every socket.
 # Guest time is TCG time, noisy from run to run: compare rows of one run.
 # Usage: bench-restore.sh   (CONNS="1 10 100 1000"; REPORT_ONLY=1: the table again)
 set -euo pipefail
@@ -32,7 +37,11 @@ for n in $conns; do
 		die "CONNS: '$n' is not a number of connections in 1..4000"
 	fi
 done
-dir=$BUILD/bench-restore
+case ${AGENT:-repair} in
+repair) dir=$BUILD/bench-restore extra= ;;
+kernel) dir=$BUILD/bench-restore-kernel extra=" luonet.agent_dump=kernel" ;;
+*) die "AGENT must be repair or kernel, not '$AGENT'" ;;
+esac
 kdir=$BUILD/bench/series
 if [ -z "${REPORT_ONLY:-}" ]; then
 	"$TOP/scripts/deps.sh"
@@ -45,7 +54,7 @@ if [ -z "${REPORT_ONLY:-}" ]; then
 	for n in $conns; do
 		t0=$(date +%s)
 		log "N=$n: the demo with $n connections (logs: $dir/$n)"
-		EXTRA_CMDLINE="luonet.conns=$n" "$TOP/scripts/run-test.sh" demo "$kdir" "$dir/$n" \
+		EXTRA_CMDLINE="luonet.conns=$n$extra" "$TOP/scripts/run-test.sh" demo "$kdir" "$dir/$n" \
 			2>/dev/null || true
 		log "N=$n: $(paste -sd';' "$dir/$n/verdict" 2>/dev/null || echo 'no verdict'), $(($(date +%s) - t0)) s"
 	done
@@ -56,7 +65,7 @@ for n in $conns; do
 done
 
 echo
-echo "== a live update with N connections (non-debug series kernel, TCG; $(date +%F))"
+echo "== a live update with N connections (non-debug series kernel, TCG, agent ${AGENT:-repair}; $(date +%F))"
 python3 - "$TOP/scripts" "$dir" "$conns" <<'PY'
 import sys
 

@@ -24,7 +24,7 @@ res=$(realpath "$1") title=${2:-$(basename "$1")}
 tcpdump -r "$res/peer.pcap" -nn -tt -S 'tcp' 2>/dev/null >"$res/peer.pcap.txt"
 
 python3 - "$res" "$title" "${summary:-}" <<'PY'
-import re, sys
+import os, re, sys
 
 res, title, summary = sys.argv[1], sys.argv[2], sys.argv[3]
 DUT, PEER, PORT = "192.0.2.1", "192.0.2.2", 7030
@@ -214,8 +214,11 @@ if m:
     w(f"records          sent {sent}, echoed {echoed}; lost {lost}, duplicated/reordered {dup}, corrupt {bad}"
       f" ({lost * 64} bytes lost, {dup * 64} duplicated)"
       + ("" if kept else f"; {sent - echoed} records ({(sent - echoed) * 64} bytes) never came back"))
-w(f"dump time        {f(dump)} (server frozen at {f(ev.get('frozen'))} -> stage 1 end: repair-mode "
-  f"dump, LUO session)")
+# The agent says how the sockets were saved (luo_tcp_agent: dump=repair|kernel).
+s1 = open(res + "/stage1.ktap").read() if os.path.exists(res + "/stage1.ktap") else ""
+how = ("sockets preserved in the LUO session, saved by the kernel at the reboot"
+       if "# agent: dump=kernel" in s1 else "repair-mode dump, LUO session")
+w(f"dump time        {f(dump)} (server frozen at {f(ev.get('frozen'))} -> stage 1 end: {how})")
 w(f"kexec time       {f(kexec)} (stage 1 end at {f(ev.get('kexec'))} -> stage 2 userspace at {f(ev.get('userspace'))})")
 w(f"restore time     {f(restore)} (stage 2 userspace -> socket restored, incl. the demo's "
   f"'rest of userspace boots' delay)")
