@@ -53,6 +53,8 @@ save() {
 	if ! /tests/luo_tcp_agent save "demo-$1" "$2" >/tmp/agent.log 2>&1; then
 		cat /tmp/agent.log
 		echo "not ok 2 the agent could not save the connections"
+		# No live update follows: the peer need not wait for one.
+		mark "report failed stage=$1 save"
 		exit 1
 	fi
 	cat /tmp/agent.log

@@ -5,10 +5,11 @@
 # tcpdump), writes RESULT_DIR/report.txt and RESULT_DIR/timeline.png, and prints the
 # report. With --summary, prints one line instead:
 #   STALL KEXEC RESTORE PEER_RTO RSTS LOST DUP kept|FAILED met|NOT-met DUMP SUPPRESSED
-#   met|NOT-met
+#   met|NOT-met OUTAGE
 # (seconds, counts; the first met: from the restore, the stream flowed again within one
 # peer RTO plus 0.1 s for the echo's round trip; the second: stall <= dump + kexec +
-# restore + the peer's RTO).
+# restore + the peer's RTO; OUTAGE: the DUT's longest silence on the service's
+# connections, seen by the peer).
 # Usage: demo-report.sh [--summary] RESULT_DIR [TITLE]
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -168,6 +169,11 @@ rto = hts[-1] - hts[-2] if kept and len(hts) >= 2 else None
 RTT_SLACK = 0.1
 recovery = stall[1] - ev["restored"] if kept and stall and "restored" in ev else None
 lead = ev["frozen"] - stall[0] if stall and "frozen" in ev else 0.0
+# The outage as the peer sees it: the longest silence of the DUT on the service's
+# connections (its last segment before the live update to its first one after).
+dut_t = sorted(p[0] for p in pkts if service(p) and p[1] in (DUT, DUT6))
+gaps = [(b - a, a, b) for a, b in zip(dut_t, dut_t[1:])]
+outage = max(gaps) if gaps else None
 if summary:
     met = bool(kept and recovery is not None and rto and recovery <= rto + RTT_SLACK)
     literal = bool(kept and stall_s is not None and kexec and restore and rto
@@ -175,7 +181,8 @@ if summary:
     print(f"{f(stall_s, '')} {f(kexec, '')} {f(restore, '')} {f(rto, '')} {len(rsts)} "
           f"{'?' if lost is None else lost} {'?' if dup is None else dup} "
           f"{'kept' if kept else 'FAILED'} {'met' if met else 'NOT-met'} {dump:.2f} "
-          f"{rep.get('suppressed', '?') or '?'} {'met' if literal else 'NOT-met'}")
+          f"{rep.get('suppressed', '?') or '?'} {'met' if literal else 'NOT-met'} "
+          f"{f(outage[0] if outage else None, '')}")
     sys.exit(0)
 out = []
 w = out.append
@@ -240,6 +247,9 @@ if stall_s is not None:
           f"{float(stalls[5]):.2f} s over {stalls[1]} connections")
 if kexec and restore and stall_s is not None:
     w(f"                 stall / (kexec + restore) = {stall_s / (kexec + restore):.2f}")
+if outage and stall_s is not None:
+    w(f"                 stall / outage = {stall_s / outage[0]:.2f}, the outage being the DUT's "
+      f"silence at the peer: {outage[0]:.2f} s, from {outage[1] - t0:.2f} to {outage[2] - t0:.2f} s")
     if recovery is not None:
         w(f"                 = {lead:.2f} (records in flight at the freeze) + dump {dump:.2f} + kexec "
           f"{kexec:.2f} + restore {restore:.2f} + {recovery:.2f} from the restore to the echo")

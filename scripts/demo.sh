@@ -5,7 +5,8 @@
 # prints both reports (scripts/demo-report.sh) and writes their PNG timelines. With
 # RUNS=N, runs the suppressor-on demo N times in all and prints the distribution of
 # the stall and whether every run met the targets.
-# The peer caps its retransmission backoff at 1 s (guest/lu_stream_capped.sh). Extra
+# The peer caps its retransmission backoff at 1 s (guest/lu_stream_capped.sh; PEER=default
+# below: no cap). Extra
 # kernel command line for both guests: DEMO_CMDLINE (e.g. "luonet.demo_delay=2").
 # CONNS=N: the stream runs over N connections, IPv4 and IPv6 alternating (default 2,
 # one of each; the report's timeline shows the first, IPv4, connection).
@@ -27,6 +28,13 @@ if [ -n "${CONNS:-}" ]; then
 	fi
 	EXTRA_CMDLINE+=" luonet.conns=$CONNS"
 fi
+# PEER=default: the peer keeps Linux's default retransmission backoff (no TCP_RTO_MAX_MS
+# cap): what a real peer does; the report's "stall / outage" shows what that costs.
+case ${PEER:-capped} in
+capped) ;;
+default) EXTRA_CMDLINE+=" luonet.peer=default" ;;
+*) die "PEER must be capped or default, not '$PEER'" ;;
+esac
 case ${AGENT:-repair} in
 repair) ;;
 kernel) EXTRA_CMDLINE+=" luonet.agent_dump=kernel" ;;
@@ -59,7 +67,7 @@ if [ "$RUNS" -gt 1 ]; then
 	for i in $(seq 2 "$RUNS"); do
 		[ -n "${REPORT_ONLY:-}" ] ||
 			"$TOP/scripts/run-test.sh" demo "$BUILD/out/series" "$runs/$i" 2>/dev/null || true
-		line=$("$TOP/scripts/demo-report.sh" --summary "$runs/$i" 2>&1) || line="? ? ? ? ? ? ? FAILED NOT-met ? ? NOT-met"
+		line=$("$TOP/scripts/demo-report.sh" --summary "$runs/$i" 2>&1) || line="? ? ? ? ? ? ? FAILED NOT-met ? ? NOT-met ?"
 		log "run $i/$RUNS: $line ($(paste -sd';' "$runs/$i/verdict" 2>/dev/null || echo 'no verdict'))"
 		echo "$line" >>"$runs/summary"
 	done
@@ -88,6 +96,12 @@ print("stall distribution  " + " ".join(f"{x:.1f}" for x in st))
 ratios = [float(r[0]) / (float(r[1]) + float(r[2])) for r in rows if "?" not in r[:3]]
 if ratios:
     print(f"stall/(kexec+restore) median {statistics.median(ratios):.2f}, max {max(ratios):.2f}")
+# The outage is the DUT's silence at the peer (column 13; older summaries lack it).
+so = [float(r[0]) / float(r[12]) for r in rows
+      if len(r) > 12 and r[0] != "?" and r[12] not in ("?", "") and float(r[12]) > 0]
+if so:
+    print(f"stall/outage         median {statistics.median(so):.2f}, max {max(so):.2f}, "
+          f"min {min(so):.2f} ({len(so)} runs)")
 print(f"connection kept      {kept}/{n}")
 print(f"0 RST at the peer    {rst0}/{n}")
 print(f"0 bytes lost or dup  {clean}/{n}")
