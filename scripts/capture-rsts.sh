@@ -15,28 +15,14 @@ set -euo pipefail
 [ -s "$1/peer.pcap" ] || die "no packet capture in $1"
 counts=$(tcpdump -r "$1/peer.pcap" -nn -tt tcp 2>/dev/null | python3 -c '
 import re, sys
-port = sys.argv[1]
-DUT = {("192.0.2.1", port), ("2001:db8::1", port)}
+sys.path.insert(0, sys.argv[1])
+from results import dut_rsts
+port = sys.argv[2]
 seg = re.compile(r"^(\d+\.\d+) IP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([^\]]*)\]")
-fin, synack, rst = {}, {}, []
-for line in sys.stdin:
-    m = seg.match(line)
-    if not m:
-        continue
-    t, sa, sp, da, dp, flags = m.groups()
-    src, dst = (sa, sp), (da, dp)
-    if src not in DUT and dst not in DUT:
-        continue
-    key = frozenset((src, dst))
-    if "F" in flags:
-        fin.setdefault(key, float(t))
-    if flags == "S." and src in DUT:
-        synack.setdefault(key, float(t))
-    if "R" in flags and src in DUT and float(t) > synack.get(key, float("inf")):
-        rst.append((float(t), key))
-opened = sum(1 for t, k in rst if t < fin.get(k, float("inf")))
-print(opened, len(rst) - opened)
-' "${2:-7030}")
+segs = [(float(m[1]), m[2], m[3], m[4], m[5], m[6]) for m in map(seg.match, sys.stdin) if m]
+opened, late, _ = dut_rsts(segs, {("192.0.2.1", port), ("2001:db8::1", port)})
+print(len(opened), len(late))
+' "$(dirname "$0")" "${2:-7030}")
 echo "$counts"
 [ -z "${3:-}" ] || [ "${counts% *}" = "$3" ] ||
 	die "$1: ${counts% *} RSTs from the DUT on open connections to port ${2:-7030}, want $3"

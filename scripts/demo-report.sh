@@ -24,8 +24,10 @@ res=$(realpath "$1") title=${2:-$(basename "$1")}
 # Every TCP segment on the peer's link: time, source, destination, flags, seq, length.
 tcpdump -r "$res/peer.pcap" -nn -tt -S 'tcp' 2>/dev/null >"$res/peer.pcap.txt"
 
-python3 - "$res" "$title" "${summary:-}" <<'PY'
+python3 - "$res" "$title" "${summary:-}" "$TOP/scripts" <<'PY'
 import os, re, sys
+sys.path.insert(0, sys.argv[4])
+from results import dut_rsts
 
 res, title, summary = sys.argv[1], sys.argv[2], sys.argv[3]
 DUT, PEER, PORT = "192.0.2.1", "192.0.2.2", 7030
@@ -84,27 +86,13 @@ if not synack:
 pport = synack[0][4]
 t0 = [p for p in synack if p[4] == pport][-1][0]
 flow = lambda p: {p[2], p[4]} == {PORT, pport}
-# Every connection of the service (IPv4 and IPv6), by its 4-tuple.
-key = lambda p: frozenset(((p[1], p[2]), (p[3], p[4])))
+# A segment of the service's connections (IPv4 and IPv6).
 service = lambda p: (p[1], p[2]) in ((DUT, PORT), (DUT6, PORT)) or (p[3], p[4]) in ((DUT, PORT), (DUT6, PORT))
-fins = {}
-for p in pkts:
-    if service(p) and "F" in p[5]:
-        fins.setdefault(key(p), p[0])
-# RSTs from the DUT on any connection of the service while it was open (after the DUT's
-# SYN-ACK, before the first FIN of either side), and after; RSTs that refused a SYN sent
-# before the server listened (no connection yet); RSTs of other flows. The same rule as
-# scripts/capture-rsts.sh.
-opened = {}
-for p in pkts:
-    if p[1] in (DUT, DUT6) and p[5] == "S.":
-        opened.setdefault(key(p), p[0])
-dut_rst = lambda p: (service(p) and p[1] in (DUT, DUT6) and "R" in p[5]
-                     and p[0] > opened.get(key(p), float("inf")))
-rsts = [(p[0] - t0, p) for p in pkts if dut_rst(p) and p[0] < fins.get(key(p), float("inf"))]
-late_rsts = [p for p in pkts if dut_rst(p) and p[0] >= fins.get(key(p), float("inf"))]
-refused = [p for p in pkts if service(p) and p[1] in (DUT, DUT6) and "R" in p[5]
-           and p[0] < opened.get(key(p), float("inf"))]
+# RSTs from the DUT on the service's connections while they were open, after their
+# first FIN, and those that refused a SYN sent before the server listened (the rule
+# capture-rsts.sh prints); RSTs of other flows.
+opened, late_rsts, refused = dut_rsts([p[:6] for p in pkts], {(DUT, PORT), (DUT6, PORT)})
+rsts = [(t - t0, conn) for t, conn in opened]
 other_rsts = [p for p in pkts if "R" in p[5] and p[0] >= t0 and not service(p)]
 seen, rexmit, rexmit_seq = set(), [], []
 for p in pkts:
