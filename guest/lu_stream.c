@@ -59,8 +59,8 @@
  *
  * Environment of the peer: LU_STREAM_ADDR4 (when no ADDR is given) and
  * LU_STREAM_ADDR6 replace the addresses; with luonet.rto_max_ms=N on its kernel
- * command line (or LU_STREAM_RTO_MAX_MS=N), the peer caps its retransmission
- * backoff with TCP_RTO_MAX_MS on every connection; with luonet.canary=1 it also
+ * command line (or else LU_STREAM_RTO_MAX_MS=N; 0: no cap), the peer caps its
+ * retransmission backoff with TCP_RTO_MAX_MS on every connection; with luonet.canary=1 it also
  * sends the canary (see canary_open()). LU_STREAM_MARK_ADDR replaces the
  * address marks go to (a local test).
  */
@@ -828,6 +828,7 @@ static int peer(const char *addr4)
 	unsigned long tick = 0;
 	uint32_t canaries = 0;
 	struct conn *c;
+	char val[64];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n1..4\n");
@@ -847,8 +848,11 @@ static int peer(const char *addr4)
 		printf("Bail out! mark port %d: %s\n", MARK_PORT, strerror(errno));
 		return 1;
 	}
-	r = getenv("LU_STREAM_RTO_MAX_MS") ? atoi(getenv("LU_STREAM_RTO_MAX_MS")) :
-					      cmdline_int("rto_max_ms");
+	/* The command line wins: luonet.rto_max_ms=0 lifts a wrapper's default cap. */
+	if (cmdline_str("rto_max_ms", val, sizeof(val)))
+		r = atoi(val);
+	else
+		r = getenv("LU_STREAM_RTO_MAX_MS") ? atoi(getenv("LU_STREAM_RTO_MAX_MS")) : 0;
 	deadline = mono() + CONNECT_S;
 	for (i = 0; i < p.n; i++) {
 		c = &p.c[i];

@@ -32,7 +32,7 @@ fi
 # cap): what a real peer does; the report's "stall / outage" shows what that costs.
 case ${PEER:-capped} in
 capped) ;;
-default) EXTRA_CMDLINE+=" luonet.peer=default" ;;
+default) EXTRA_CMDLINE+=" luonet.rto_max_ms=0" ;;
 *) die "PEER must be capped or default, not '$PEER'" ;;
 esac
 case ${AGENT:-repair} in
