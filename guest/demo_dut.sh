@@ -61,7 +61,8 @@ save() {
 	echo "ok 2 the agent froze the server and saved its connections in session 'demo-$1'"
 	echo "ok 3 ready for the live update"
 	mark "stage$1 frozen=$(field frozen /tmp/agent.log) saved=$(field saved /tmp/agent.log) end=$(up)"
-	echo "# kexec-append: liveupdate_tcp_rst_suppress=on"
+	# luonet.suppress=drop (make demo SUPPRESS=drop): nothing held, drop only.
+	echo "# kexec-append: liveupdate_tcp_rst_suppress=$(arg suppress | grep -x drop || echo on)"
 	exit 0
 }
 

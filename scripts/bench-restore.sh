@@ -25,6 +25,11 @@
 # (results in build/bench-restore-kernel): "dump" is then freeze to preserved (the
 # kernel's own copy happens in the reboot, inside the kexec time), "image" is 0 and
 # "restore" is LIVEUPDATE_SESSION_RETRIEVE_FD of every socket.
+# SUPPRESS=drop: the new kernel drops the segments of flows not restored yet instead of
+# holding the newest of each (liveupdate_tcp_rst_suppress=drop; results in a directory
+# with a "-drop" suffix); PEER=default: the peer keeps Linux's default retransmission
+# backoff (no 1 s cap; "-default" suffix). The stall columns then show what holding
+# saves a backed-off peer.
 # Guest time is TCG time, noisy from run to run: compare rows of one run.
 # Usage: bench-restore.sh   (CONNS="1 10 100 1000"; REPORT_ONLY=1: the table again)
 set -euo pipefail
@@ -41,6 +46,16 @@ case ${AGENT:-repair} in
 repair) dir=$BUILD/bench-restore extra= ;;
 kernel) dir=$BUILD/bench-restore-kernel extra=" luonet.agent_dump=kernel" ;;
 *) die "AGENT must be repair or kernel, not '$AGENT'" ;;
+esac
+case ${SUPPRESS:-on} in
+on) ;;
+drop) dir+=-drop extra+=" luonet.suppress=drop" ;;
+*) die "SUPPRESS must be on or drop, not '$SUPPRESS'" ;;
+esac
+case ${PEER:-capped} in
+capped) ;;
+default) dir+=-default extra+=" luonet.rto_max_ms=0" ;;
+*) die "PEER must be capped or default, not '$PEER'" ;;
 esac
 kdir=$BUILD/bench/series
 if [ -z "${REPORT_ONLY:-}" ]; then
@@ -65,7 +80,8 @@ for n in $conns; do
 done
 
 echo
-echo "== a live update with N connections (non-debug series kernel, TCG, agent ${AGENT:-repair}; $(date +%F))"
+echo "== a live update with N connections (non-debug series kernel, TCG, agent ${AGENT:-repair}," \
+	"liveupdate_tcp_rst_suppress=${SUPPRESS:-on}, ${PEER:-capped} peer; $(date +%F))"
 python3 - "$TOP/scripts" "$dir" "$conns" <<'PY'
 import sys
 

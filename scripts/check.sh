@@ -226,10 +226,12 @@ done <<-'EOF'
 	criu_iperf3_off series reset the same CRIU live update with the suppressor off
 	criu_iperf3 base reset the same CRIU live update on the base kernel
 	EOF
-# luo_tcp_preserve's capture: the DUT reset exactly one open connection, X4, the one
-# it did not preserve (the peer checks it was X4, and after the window closed).
-[ ! -s "$results/series/luo_tcp_preserve/verdict" ] ||
-	step report-luo_tcp_preserve "$TOP/scripts/capture-rsts.sh" \
-		"$results/series/luo_tcp_preserve" 7020 1 || true
+# luo_tcp_preserve's and luo_tcp_hold's captures: the DUT reset exactly one open
+# connection, X4, the one it did not restore (the peer checks it was X4, and after the
+# window closed: for luo_tcp_hold, after its held segment was freed).
+for d in luo_tcp_preserve luo_tcp_hold; do
+	[ ! -s "$results/series/$d/verdict" ] ||
+		step "report-$d" "$TOP/scripts/capture-rsts.sh" "$results/series/$d" 7020 1 || true
+done
 log "suite wall time: $(($(date +%s) - t_start)) s"
 finish
