@@ -58,6 +58,7 @@ save() {
 		exit 1
 	fi
 	cat /tmp/agent.log
+	[ "$(arg demo_pause)" != 1 ] || mark "resume"
 	echo "ok 2 the agent froze the server and saved its connections in session 'demo-$1'"
 	echo "ok 3 ready for the live update"
 	mark "stage$1 frozen=$(field frozen /tmp/agent.log) saved=$(field saved /tmp/agent.log) end=$(up)"
@@ -79,6 +80,12 @@ if [ "$stage" = 1 ]; then
 	fi
 	echo "ok 1 the peer connected, streaming ($(grep accepted /tmp/server.log))"
 	sleep 3
+	# luonet.demo_pause=1 (make demo PAUSE=1): the peer pauses its stream for a second
+	# before the dump, so that all it sent is acknowledged first, and resumes after it.
+	if [ "$(arg demo_pause)" = 1 ]; then
+		mark "pause"
+		sleep 1
+	fi
 	save 1 "$srv"
 fi
 

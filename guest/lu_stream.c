@@ -579,6 +579,7 @@ struct peer {
 	double reset_at;		/* of the first connection that failed */
 	int err, resets;
 	int dut_failed;			/* the DUT's mark "report failed ...": no restore */
+	int paused;			/* between the DUT's marks "pause" and "resume" */
 };
 
 /*
@@ -766,6 +767,10 @@ static void peer_marks(struct peer *p)
 		printf("# mark %.3f %s\n", mono() - p->t0, buf);
 		if (!strncmp(buf, "report failed", 13))
 			p->dut_failed = 1;
+		else if (!strcmp(buf, "pause"))
+			p->paused = 1;
+		else if (!strcmp(buf, "resume"))
+			p->paused = 0;
 		else if (!strncmp(buf, "report", 6) && !p->report_at)
 			p->report_at = mono();
 		/* stage1, stage2 (a second live update in a row): the first one counts. */
@@ -947,7 +952,8 @@ static int peer(const char *addr4)
 		for (i = 0; i < p.n; i++) {
 			c = &p.c[i];
 			/* Its turn, or the rest of a record it could not send at once. */
-			if (conn_live(c) && (i % every == tick % every || c->out_off))
+			if (conn_live(c) && ((!p.paused && i % every == tick % every) ||
+					     c->out_off))
 				peer_send(&p, c);
 		}
 		tick++;
