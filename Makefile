@@ -1,5 +1,5 @@
 # luo-net: thin entry points; the work is done by scripts/.
-.PHONY: all check test demo demo-criu bench bench-restore update-matrix tree export build clean help
+.PHONY: all check check-sanitize test demo demo-criu bench bench-restore update-matrix tree export build clean help
 
 help:
 	@echo "make demo          build what is missing, run the live-update demo"
@@ -8,6 +8,7 @@ help:
 	@echo "make demo-criu     CRIU checkpoints an iperf3 server, restores it across the live update (Debian's CRIU 4.2.1)"
 	@echo "                   [LOCK=iptables|nftables|skip] [KERNELS=series|base|base-series]"
 	@echo "make check         the whole suite (static checks, per-patch builds, guest tests, negative controls)"
+	@echo "make check-sanitize every guest test on kernels with KASAN, UBSAN, kmemleak, lockdep [T=NAME...]"
 	@echo "make test T=NAME   one test from tests.list, on the series' kernel"
 	@echo "make bench         established-path cost, series vs base kernel (non-debug builds)"
 	@echo "make bench-restore a live update with 1, 10, 100, 1000 connections: dump, restore, stall [CONNS='...'] [AGENT=kernel]"
@@ -18,6 +19,9 @@ help:
 
 check:
 	bash scripts/check.sh
+
+check-sanitize:
+	SANITIZE=1 bash scripts/check.sh
 
 test:
 	@test -n "$(T)" || { echo "usage: make test T=<name from tests.list>"; exit 2; }

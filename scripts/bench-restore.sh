@@ -3,7 +3,7 @@
 # For each N in CONNS (default "1 10 100 1000"), one run of the demo (test "demo" of
 # tests.list: guest/demo_dut.sh and lu_stream, the peer's RTO capped at 1 s) with N
 # connections, IPv4 and IPv6 alternating, on the non-debug build of the series
-# (scripts/build-nodebug.sh), kexec'ing into itself. Prints one table:
+# (scripts/build-variant.sh bench), kexec'ing into itself. Prints one table:
 #   dump      the agent's freeze-to-saved time, ms: finding the sockets (/proc, pidfd_getfd),
 #             the network lock if any (none on the series) and luo_tcp_save() of each
 #   image     bytes of socket images preserved in the LUO session
@@ -63,7 +63,7 @@ if [ -z "${REPORT_ONLY:-}" ]; then
 	"$TOP/scripts/tree.sh"
 	mkdir -p "$dir"
 	log "building the series' kernel without debug options (log: $dir/build.log)"
-	{ "$TOP/scripts/build-nodebug.sh" series && "$TOP/scripts/build-tests.sh" "$KTREE" "$BUILD/tests" &&
+	{ "$TOP/scripts/build-variant.sh" bench series && "$TOP/scripts/build-tests.sh" "$KTREE" "$BUILD/tests" &&
 	  "$TOP/scripts/kernel-dir.sh" "$kdir/bzImage" "$kdir/bzImage" "$kdir"; } \
 		>"$dir/build.log" 2>&1 || { tail -n 30 "$dir/build.log" >&2; die "build failed"; }
 	for n in $conns; do

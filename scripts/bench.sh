@@ -32,7 +32,7 @@ esac
 bench=$BUILD/bench
 "$TOP/scripts/deps.sh"
 [ -n "${KEEP_TREE:-}" ] || "$TOP/scripts/tree.sh"
-"$TOP/scripts/build-nodebug.sh" base series
+"$TOP/scripts/build-variant.sh" bench base series
 "$TOP/scripts/build-tests.sh" "$KTREE" "$BUILD/tests"
 for k in base series; do
 	"$TOP/scripts/kernel-dir.sh" "$bench/$k/bzImage" "$bench/$k/bzImage" "$bench/$k"

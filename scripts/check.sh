@@ -5,13 +5,23 @@
 # T='NAME...' runs only those tests (on the series' kernel). Ends with "N passed,
 # N failed" (skips counted separately) after a per-phase time budget, and exits
 # non-zero on any failure.
+# SANITIZE=1 (make check-sanitize): the same guest tests on kernels built with KASAN,
+# UBSAN, kmemleak and lockdep (configs/sanitize.config; the base kernel too, for the
+# updates between kernels), each test as the series column of tests.list says, plus
+# LKDTM controls that prove each sanitizer reports (no static checks, no per-patch
+# builds and no base-kernel controls: make check has them). Results in
+# build/results-sanitize.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 only=${T:-}
+sanitize=${SANITIZE:-}
 pass=0 fail=0 skip=0
-results=${RESULTS:-$BUILD/results}
+out=$BUILD/out results=${RESULTS:-$BUILD/results}
+if [ -n "$sanitize" ]; then
+	out=$BUILD/sanitize results=${RESULTS:-$BUILD/results-sanitize}
+fi
 summary=()
 record() {	# record pass|fail|skip NAME [DETAIL]
 	case $1 in
@@ -29,7 +39,7 @@ phase_of() {	# phase_of STEP_NAME
 	case $1 in
 	series-applies) echo tree ;;
 	shellcheck|checkpatch-strict) echo static ;;
-	build-each-patch|build-kernel|build-base-kernel) echo kernel ;;
+	build-each-patch|build-kernel|build-base-kernel|build-sanitize-kernels) echo kernel ;;
 	build-tests|initramfs-*) echo tests ;;
 	*) echo reports ;;
 	esac
@@ -72,11 +82,13 @@ t_start=$(date +%s)
 spend deps $(($(date +%s) - t_start))
 rm -rf "$results" && mkdir -p "$results"
 
-if [ -z "$only" ]; then
+if [ -z "$only$sanitize" ]; then
 	step shellcheck bash -c "cd '$TOP' && shellcheck -x scripts/*.sh guest/init .ci/run" || true
 fi
 step series-applies "$TOP/scripts/tree.sh" || finish
-if [ -z "$only" ]; then
+if [ -n "$sanitize" ]; then
+	step build-sanitize-kernels "$TOP/scripts/build-variant.sh" sanitize base series || finish
+elif [ -z "$only" ]; then
 	step checkpatch-strict "$TOP/scripts/checkpatch.sh" || true
 	step build-each-patch "$TOP/scripts/build-series.sh" || finish
 else
@@ -84,13 +96,13 @@ else
 fi
 step build-tests "$TOP/scripts/build-tests.sh" "$KTREE" "$BUILD/tests" || finish
 kinds=(series)
-[ -n "$only" ] || kinds+=(base)
+[ -n "$only$sanitize" ] || kinds+=(base)
 # Live updates from one kernel into another (tests.list column "kernels", FROM>TO):
 # the guest boots FROM, whose initramfs carries TO to kexec into (build/out/FROM-TO).
 updates=$(awk -v only=" $only " '$1 !~ /^#/ && NF >= 9 && $9 != "-" &&
 	(only == "  " || index(only, " " $1 " ")) { sub(">", "-", $9); print $9 }' \
 	"$TOP/tests.list" | sort -u)
-if [[ "$updates" == *base* ]] && [ ! -s "$BUILD/out/base/bzImage" ]; then
+if [[ "$updates" == *base* ]] && [ ! -s "$out/base/bzImage" ]; then
 	# T=... builds only the series' kernel; these tests need the base kernel too.
 	step build-base-kernel "$TOP/scripts/build-series.sh" || finish
 fi
@@ -102,34 +114,44 @@ needs_criu() {
 		"$TOP/tests.list"
 }
 for k in "${kinds[@]}"; do
-	step "initramfs-$k" "$TOP/scripts/kernel-dir.sh" "$BUILD/out/$k/bzImage" \
-		"$BUILD/out/$k/bzImage" "$BUILD/out/$k" || finish
+	step "initramfs-$k" "$TOP/scripts/kernel-dir.sh" "$out/$k/bzImage" \
+		"$out/$k/bzImage" "$out/$k" || finish
 	if needs_criu "$k"; then
 		# Without it (e.g. no network for the first download), the CRIU tests fail
 		# as harness errors; the others still run.
-		rm -f "$BUILD/out/$k/initramfs-criu.cpio"
+		rm -f "$out/$k/initramfs-criu.cpio"
 		step "initramfs-$k-criu" "$TOP/scripts/criu-initramfs.sh" \
-			"$BUILD/out/$k/initramfs.cpio" "$BUILD/out/$k/initramfs-criu.cpio" || true
+			"$out/$k/initramfs.cpio" "$out/$k/initramfs-criu.cpio" || true
 	fi
 done
 
 for u in $updates; do
-	step "initramfs-$u" "$TOP/scripts/kernel-dir.sh" "$BUILD/out/${u%-*}/bzImage" \
-		"$BUILD/out/${u#*-}/bzImage" "$BUILD/out/$u" || finish
+	step "initramfs-$u" "$TOP/scripts/kernel-dir.sh" "$out/${u%-*}/bzImage" \
+		"$out/${u#*-}/bzImage" "$out/$u" || finish
 done
 
-guest_test() {	# guest_test NAME KERNEL EXPECT: pass, fail or fail:REGEX (see tests.list)
-	local name=$1 kind=$2 expect=$3 label res t0 secs verdict
-	label=$name
+# guest_test NAME KERNEL EXPECT [TAG CMDLINE]: EXPECT is pass, fail or fail:REGEX (see
+# tests.list); TAG and CMDLINE: a run of the test with more kernel command line, whose
+# results go to NAME-TAG.
+# shellcheck disable=SC2317 # run by step
+kmemleak_scanned() {
+	local c
+	for c in "$results"/*/*/*.console; do
+		grep -q 'luonet: kmemleak scanned' "$c" || { echo "no kmemleak scan in $c"; return 1; }
+	done
+}
+guest_test() {
+	local name=$1 kind=$2 expect=$3 tag=${4:-} more=${5:-} label res t0 secs verdict splats
+	label=$name${tag:+ ($tag: $more)}
 	[ "$kind" = base ] && label="$name [negative control: base kernel]"
 	[ "$kind" = series ] && [ "$expect" != pass ] && label="$name [negative control]"
 	if [[ "$kind" == *-* ]]; then
 		label="$name [${kind%-*} -> ${kind#*-}]"
 		[ "$expect" = pass ] || label="$name [${kind%-*} -> ${kind#*-}: must fail]"
 	fi
-	res=$results/$kind/$name
+	res=$results/$kind/$name${tag:+-$tag}
 	t0=$(date +%s)
-	"$TOP/scripts/run-test.sh" "$name" "$BUILD/out/$kind" "$res" 2>/dev/null || true
+	EXTRA_CMDLINE=$more "$TOP/scripts/run-test.sh" "$name" "$out/$kind" "$res" 2>/dev/null || true
 	secs=$(($(date +%s) - t0))
 	spend guests "$secs"
 	echo "$name $kind $secs" >>"$results/guest-times"
@@ -143,6 +165,14 @@ guest_test() {	# guest_test NAME KERNEL EXPECT: pass, fail or fail:REGEX (see te
 		# The test did not run (e.g. a guest that never booted): never an
 		# expected failure, whatever tests.list expects.
 		record fail "$label" "$verdict [logs: $res]"
+		return
+	fi
+	# A kernel splat fails every test, the negative controls too (their expected
+	# failure must not hide one), except the splat a control is about.
+	splats=$(grep ' kernel splat: ' "$res/verdict" || true)
+	if [ -n "$splats" ] && { [ "$expect" = pass ] || [ "$expect" = fail ] ||
+	   ! grep -qE "${expect#fail:}" <<<"$splats"; }; then
+		record fail "$label" "$(paste -sd';' <<<"$splats") [logs: $res]"
 		return
 	fi
 	case $expect in
@@ -175,28 +205,41 @@ while read -r name _ _ _ on_series on_base _ _ kernels _; do
 		continue
 	fi
 	[ "$on_series" = - ] || guest_test "$name" series "$on_series"
-	if [ "$on_base" != - ] && [ -z "$only" ]; then
+	if [ "$on_base" != - ] && [ -z "$only$sanitize" ]; then
 		guest_test "$name" base "$on_base"
 	fi
 done < "$TOP/tests.list"
 [ -z "$only" ] || [ $((pass + fail)) -gt 0 ] || die "no test named '$only' in tests.list"
+if [ -n "$sanitize" ] && [ -z "$only" ]; then
+	# The sanitizers report at all: LKDTM's use-after-free and out-of-bounds index
+	# (guest/splat_control.sh), each of which must fail splat_warning on its report.
+	guest_test splat_warning series 'fail:dut.kernel.splat:.BUG:.KASAN:.slab-use-after-free.in.lkdtm_READ_AFTER_FREE' \
+		kasan luonet.provoke=READ_AFTER_FREE
+	guest_test splat_warning series 'fail:dut.kernel.splat:.UBSAN:.array-index-out-of-bounds' \
+		ubsan luonet.provoke=ARRAY_BOUNDS
+	# kmemleak scanned in every guest (guest/init, at the end of each stage).
+	step kmemleak-scanned kmemleak_scanned || true
+fi
 
 # Upstream's runner, tools/testing/selftests/liveupdate/vmtest.sh (one guest, nolibc
 # init), on the kernels built above: luo_restore_window passes on the series and
 # fails on the base kernel, where stage 1 finds no restore window.
 vmtest() {	# vmtest KIND pass|fail
-	local kind=$1 expect=$2 ws=$results/vmtest/$1 rc=0 t0 secs label why
+	local kind=$1 expect=$2 ws=$results/vmtest/$1 rc=0 t0 secs label why splat
 	label="vmtest.sh -T luo_restore_window"
 	[ "$kind" = base ] && label="$label [negative control: base kernel]"
 	rm -rf "$ws" && mkdir -p "$ws"
 	t0=$(date +%s)
-	"$KTREE/tools/testing/selftests/liveupdate/vmtest.sh" -K "$BUILD/out/$kind/bzImage" \
+	"$KTREE/tools/testing/selftests/liveupdate/vmtest.sh" -K "$out/$kind/bzImage" \
 		-d "$BUILD/vmtest-obj" -w "$ws" -k -T luo_restore_window >"$ws/vmtest.log" 2>&1 ||
 		rc=$?
 	secs=$(($(date +%s) - t0))
 	spend guests "$secs"
 	why=$(sed 's/\r$//' "$ws/qemu.serial" 2>/dev/null | grep -m1 '^not ok' || true)
-	if [ "$expect" = pass ] && [ $rc -eq 0 ]; then
+	splat=$("$TOP/scripts/splat-scan.sh" -a "$ws/qemu.serial" | paste -sd';' || true)
+	if [ -n "$splat" ]; then
+		record fail "$label" "kernel splat: $splat [logs: $ws]"
+	elif [ "$expect" = pass ] && [ $rc -eq 0 ]; then
 		record pass "$label" "${secs} s"
 	elif [ "$expect" = fail ] && [ $rc -ne 0 ] &&
 	     grep -q "restore_window is 'missing'" <<<"$why"; then
@@ -207,7 +250,7 @@ vmtest() {	# vmtest KIND pass|fail
 }
 if [ -z "$only" ]; then
 	vmtest series pass
-	vmtest base fail
+	[ -n "$sanitize" ] || vmtest base fail
 fi
 # The demo's report (text and picture) is part of what the suite checks.
 for d in demo demo_off; do

@@ -92,7 +92,7 @@ awk -v d="$res" '/^LUONET BEGIN stage/ { f = d "/stage" $4 ".ktap"; next }
 why=()
 last_line() { grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c1-160; }
 [ "$dut_rc" -ne 124 ] || why+=("DUT guest timed out after ${limit}s")
-grep -q 'KHO: Failed to reserve' "$res/dut.console" &&
+grep -v LUONET "$res/dut.console" | grep -q 'KHO: Failed to reserve' &&
 	why+=("harness error: KHO: Failed to reserve ... scratch buffer: LUO is disabled in this boot")
 if [ -n "$peer_pid" ] && ! grep -q '^LUONET BEGIN peer' "$res/peer.ktap"; then
 	why+=("harness error: the peer guest did not reach /init; its console ends with: $(last_line "$res/peer.console")")
@@ -127,11 +127,12 @@ if [ -n "$peer_pid" ]; then
 		why+=("peer failed: $(grep -m1 '^not ok' "$res/peer-stage.ktap" || echo "exit $prc")")
 	fi
 fi
-# Lockdep and sleep-in-atomic reports fail the test even when the stages passed.
-for c in "$res"/*.console; do
-	bug=$(grep -m1 -E 'BUG:|WARNING:|possible circular locking|sleeping function called' "$c" || true)
-	[ -z "$bug" ] || why+=("$(basename "$c" .console) kernel reported: $bug")
-done
+# A kernel splat on either guest's console (scripts/splat-scan.sh: warnings, BUGs,
+# KASAN, UBSAN, lockdep, kmemleak, oopses, panics, stalls) fails the test even when
+# every stage passed, with the splat's first lines.
+while read -r line; do
+	[ -z "$line" ] || why+=("${line%%.console:*} kernel splat:${line#*.console:}")
+done < <("$TOP/scripts/splat-scan.sh" "$res"/*.console || true)
 
 if [ ${#why[@]} -eq 0 ]; then
 	echo pass >"$res/verdict"

@@ -3,7 +3,7 @@
 # (MATRIX_CONNS, default 100; IPv4 and IPv6 alternating) through the demo's agent and
 # stream (guest/demo_dut.sh, lu_stream with the peer's RTO capped at 1 s):
 #   series -> the same image                        kept
-#   series -> another build of the series           kept  (scripts/build-nodebug.sh:
+#   series -> another build of the series           kept  (scripts/build-variant.sh bench:
 #             no lockdep or atomic-sleep checks, LOCALVERSION -nodebug)
 #   series -> series -> series, the second update   kept  (test update_twice)
 #             right after the first restore
@@ -40,7 +40,7 @@ if [ -z "${REPORT_ONLY:-}" ]; then
 	log "building the base kernel, the series' and its non-debug build (log: $dir/build.log)"
 	build=()
 	[ ! -s "$BUILD/out/base/bzImage" ] || build=(--last-only)
-	{ "$TOP/scripts/build-series.sh" "${build[@]}" && "$TOP/scripts/build-nodebug.sh" series &&
+	{ "$TOP/scripts/build-series.sh" "${build[@]}" && "$TOP/scripts/build-variant.sh" bench series &&
 	  "$TOP/scripts/build-tests.sh" "$KTREE" "$BUILD/tests"; } >"$dir/build.log" 2>&1 ||
 		{ tail -n 30 "$dir/build.log" >&2; die "build failed"; }
 	# kernel dir FROM-TO: boots FROM, kexecs into TO (in its initramfs)
