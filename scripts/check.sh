@@ -21,6 +21,11 @@ pass=0 fail=0 skip=0
 out=$BUILD/out results=${RESULTS:-$BUILD/results}
 if [ -n "$sanitize" ]; then
 	out=$BUILD/sanitize results=${RESULTS:-$BUILD/results-sanitize}
+	# KASAN's shadow (an eighth of memory) is allocated at early boot, in KHO's
+	# scratch area after a kexec; with 2 GiB and the default scratch size, KHO
+	# could not reserve it at all ("KHO: Failed to reserve scratch area": LUO off).
+	export DUT_MEM=${DUT_MEM:-4G} PEER_MEM=${PEER_MEM:-1G}
+	export GUEST_CMDLINE=${GUEST_CMDLINE:-kho_scratch=64M,1G,64M}
 fi
 summary=()
 record() {	# record pass|fail|skip NAME [DETAIL]
@@ -130,16 +135,16 @@ for u in $updates; do
 		"$out/${u#*-}/bzImage" "$out/$u" || finish
 done
 
-# guest_test NAME KERNEL EXPECT [TAG CMDLINE]: EXPECT is pass, fail or fail:REGEX (see
-# tests.list); TAG and CMDLINE: a run of the test with more kernel command line, whose
-# results go to NAME-TAG.
 # shellcheck disable=SC2317 # run by step
-kmemleak_scanned() {
+kmemleak_scanned() {	# every guest console of the run shows guest/init's kmemleak scan
 	local c
 	for c in "$results"/*/*/*.console; do
 		grep -q 'luonet: kmemleak scanned' "$c" || { echo "no kmemleak scan in $c"; return 1; }
 	done
 }
+# guest_test NAME KERNEL EXPECT [TAG CMDLINE]: EXPECT is pass, fail or fail:REGEX (see
+# tests.list); TAG and CMDLINE: a run of the test with more kernel command line, whose
+# results go to NAME-TAG.
 guest_test() {
 	local name=$1 kind=$2 expect=$3 tag=${4:-} more=${5:-} label res t0 secs verdict splats
 	label=$name${tag:+ ($tag: $more)}

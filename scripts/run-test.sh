@@ -19,7 +19,8 @@ read -r _ bin stages peer _ _ drop root _ boot < <(awk -v n="$name" '$1 == n' "$
 # The test's own kernel command line (tests.list column "cmdline", comma-separated)
 # goes first: what EXTRA_CMDLINE says after it wins (the guests take the last value).
 [ "${boot:--}" = - ] && boot=
-EXTRA_CMDLINE="${boot//,/ }${boot:+ }${EXTRA_CMDLINE:-}"
+# GUEST_CMDLINE (make check-sanitize: a larger KHO scratch area) goes first of all.
+EXTRA_CMDLINE="${GUEST_CMDLINE:-}${GUEST_CMDLINE:+ }${boot//,/ }${boot:+ }${EXTRA_CMDLINE:-}"
 case $root in
 -)	unset GUEST_INITRD ;;
 criu)	# both guests: the CRIU root is in the initramfs (scripts/criu-initramfs.sh)
@@ -28,6 +29,9 @@ criu)	# both guests: the CRIU root is in the initramfs (scripts/criu-initramfs.s
 *)	die "tests.list: test '$name' has an unknown root '$root'" ;;
 esac
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-150}
+# Guest memory: 2 GiB for the DUT (KHO reserves its scratch area in it), 512 MiB for the
+# peer; make check-sanitize gives more (KASAN's shadow takes an eighth of it).
+dut_mem=${DUT_MEM:-2G} peer_mem=${PEER_MEM:-512M}
 rm -rf "$res" && mkdir -p "$res"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -45,14 +49,14 @@ peer_pid=''
 # With a peer, the DUT stays up after its last stage, passed or failed (the peer may
 # still need it, e.g. to see a reset), until the peer is done.
 [ "$peer" = - ] || linger=" luonet.linger=1"
-EXTRA_CMDLINE="${EXTRA_CMDLINE:-}$linger" qemu_args dut "$bin" listen 2G 2 "$res/dut.console" \
+EXTRA_CMDLINE="${EXTRA_CMDLINE:-}$linger" qemu_args dut "$bin" listen "$dut_mem" 2 "$res/dut.console" \
 	"$res/dut.ktap" 52:54:00:12:34:01
 timeout "$limit" qemu-system-x86_64 "${QARGS[@]}" &
 dut=$!
 dut_rc=0
 if [ "$peer" != - ]; then
 	sleep 1	# the listening side must exist before the peer connects
-	qemu_args peer "$peer" connect 512M 1 "$res/peer.console" "$res/peer.ktap" 52:54:00:12:34:02
+	qemu_args peer "$peer" connect "$peer_mem" 1 "$res/peer.console" "$res/peer.ktap" 52:54:00:12:34:02
 	# A packet capture of the peer's link, both directions: what really crossed it.
 	QARGS+=(-object "filter-dump,id=cap0,netdev=n0,file=$res/peer.pcap")
 	timeout "$limit" qemu-system-x86_64 "${QARGS[@]}" &
