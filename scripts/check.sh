@@ -21,9 +21,9 @@ pass=0 fail=0 skip=0
 out=$BUILD/out results=${RESULTS:-$BUILD/results}
 if [ -n "$sanitize" ]; then
 	out=$BUILD/sanitize results=${RESULTS:-$BUILD/results-sanitize}
-	# KASAN's shadow (an eighth of memory) is allocated at early boot, in KHO's
-	# scratch area after a kexec; with 2 GiB and the default scratch size, KHO
-	# could not reserve it at all ("KHO: Failed to reserve scratch area": LUO off).
+	# KASAN's shadow takes an eighth of memory, and KHO's default scratch size, twice
+	# the kernel's boot-time memblock reservations, did not fit at all in 2 GiB
+	# ("KHO: Failed to reserve scratch area": LUO off); fixed sizes do.
 	export DUT_MEM=${DUT_MEM:-4G} PEER_MEM=${PEER_MEM:-1G}
 	export GUEST_CMDLINE=${GUEST_CMDLINE:-kho_scratch=64M,1G,64M}
 fi
