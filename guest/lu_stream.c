@@ -13,6 +13,12 @@
  *                             echoes every record on all of them after checking it
  *   lu_stream serve-fds       the same on N connections handed over as fds 3..N+2
  *                             (LISTEN_FDS=N), e.g. by luo_tcp_agent restore
+ *   lu_stream serve-unix PATH the same on connections handed over one by one, as
+ *                             they are restored, over the Unix socket PATH
+ *                             (luo_tcp_agent restore --to PATH, SCM_RIGHTS); up
+ *                             to N, serving each at once. An agent that goes away
+ *                             early leaves the rest unserved: counted, not an
+ *                             error here
  *   lu_stream mark TEXT...    send TEXT to the peer's mark port (DUT -> peer)
  *
  * N is LU_STREAM_CONNS=N in the environment, else luonet.conns=N on the kernel
@@ -50,12 +56,19 @@
  *                         over the N connections that echoed anything
  *   "# resets K"          connections that failed
  *   "# unresumed K"       connections neither failed nor resumed
+ *   "# lost n N ..."      with lost=N (below): how long after the window closed,
+ *                         and since the DUT froze, the N were reset
  * The DUT's marks: "stage1 ..." (and "stage2 ..." for a second live update in a
  * row) when it froze, "report ..." after the last restore, "restored ..." only
  * logged. A connection resumed when a record it sent after the report came
  * back. The peer streams until every connection resumed or failed (then 3 s
  * more), or a connection failed and the report came (or 20 s passed), or 30 s
  * after the report some connection has not resumed, or 300 s in all.
+ * A report with "lost=N" says that the DUT left N connections unrestored on
+ * purpose (its agent died halfway: guest/demo_dut_dies.sh); then test 2 wants
+ * exactly N resets, each at most LOST_WAIT_S after the DUT's restore window
+ * closed (its mark "closed ago=S": S seconds before the mark was sent), and
+ * tests 3 and 4 are about the others.
  *
  * Environment of the peer: LU_STREAM_ADDR4 (when no ADDR is given) and
  * LU_STREAM_ADDR6 replace the addresses; with luonet.rto_max_ms=N on its kernel
@@ -80,6 +93,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/sockios.h>
@@ -114,6 +128,7 @@
 #define MAX_CONNS	4000
 #define SPARE_FDS	16
 #define FAILED_SHOWN	10	/* failures printed after the first */
+#define LOST_WAIT_S	2	/* a connection not restored: for its reset, after the close */
 #define VERBOSE_CONNS	8	/* the server logs each connection up to this many */
 #define SERVE_RECS	32	/* records the server reads at a time, per connection */
 
@@ -374,22 +389,80 @@ static int sc_read(struct server *s, struct sconn *c, short revents)
 	return 1;
 }
 
+/* Set up connection @i on @fd. */
+static int sc_add(struct server *s, int i, int fd)
+{
+	int lowat = REC;
+
+	s->c[i].fd = fd;
+	s->c[i].id = i;
+	s->pfd[i].fd = fd;
+	s->pfd[i].events = POLLIN | POLLRDHUP;
+	s->open++;
+	/* poll() wakes for a whole record, or EOF: never for a partial one. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat))) {
+		printf("# server: conn %d: SO_RCVLOWAT: %s\n", i, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Take the connection the agent sent on @feed (SCM_RIGHTS, its index as a
+ * u32). Returns 1 when it took one, 0 at EOF, -1 on error.
+ */
+static int sc_feed(struct server *s, int feed, int *handed)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	uint32_t i;
+	struct iovec iov = { .iov_base = &i, .iov_len = sizeof(i) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	ssize_t r;
+	int fd;
+
+	r = recvmsg(feed, &msg, MSG_CMSG_CLOEXEC);
+	if (r == 0)
+		return 0;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (r != sizeof(i) || !cm || cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(sizeof(int))) {
+		printf("# server: bad hand-over message (%zd bytes): %s\n", r,
+		       r < 0 ? strerror(errno) : "no single fd");
+		return -1;
+	}
+	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	if (i >= (uint32_t)s->n || s->pfd[i].fd >= 0 || s->c[i].done) {
+		printf("# server: connection %u handed over twice or out of 0..%d\n", i,
+		       s->n - 1);
+		close(fd);
+		return -1;
+	}
+	(*handed)++;
+	return sc_add(s, i, fd) ? -1 : 1;
+}
+
 /*
  * Echo whole, valid records on every connection until EOF on all of them; on
- * SIGTSTP, stop between two rounds: after echoing everything read.
+ * SIGTSTP, stop between two rounds: after echoing everything read. With @feed
+ * (else -1), the connections come over it one by one (fds[] all -1), until its
+ * EOF.
  */
-static int serve_conns(const int *fds, int n)
+static int serve_conns(const int *fds, int n, int feed)
 {
 	struct sigaction sa = { .sa_handler = on_tstp };	/* no SA_RESTART */
 	const char *d = getenv("LU_STREAM_ECHO_DELAY_MS");
 	struct timespec delay = { 0 };
-	struct server s = { .n = n, .open = n, .verbose = n <= VERBOSE_CONNS };
+	struct server s = { .n = n, .verbose = n <= VERBOSE_CONNS };
 	unsigned long long count = 0;
-	int i, r, got, lowat = REC, failed = 0;
+	int i, r, got, failed = 0, handed = 0;
 	struct sconn *c;
 
 	s.c = calloc(n, sizeof(*s.c));
-	s.pfd = calloc(n, sizeof(*s.pfd));
+	s.pfd = calloc(n + 1, sizeof(*s.pfd));
 	if (!s.c || !s.pfd) {
 		printf("# server: out of memory for %d connections\n", n);
 		return 1;
@@ -400,29 +473,39 @@ static int serve_conns(const int *fds, int n)
 		printf("# server: %s ms between reading records and echoing them\n", d);
 	}
 	for (i = 0; i < n; i++) {
-		s.c[i].fd = fds[i];
 		s.c[i].id = i;
-		s.pfd[i].fd = fds[i];
-		s.pfd[i].events = POLLIN | POLLRDHUP;
-		/* poll() wakes for a whole record, or EOF: never for a partial one. */
-		if (setsockopt(fds[i], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat))) {
-			printf("# server: conn %d: SO_RCVLOWAT: %s\n", i, strerror(errno));
+		s.pfd[i].fd = -1;
+		if (fds[i] >= 0 && sc_add(&s, i, fds[i]))
 			return 1;
-		}
 	}
+	s.pfd[n].fd = feed;
+	s.pfd[n].events = POLLIN;
 	fflush(stdout);
 	sigaction(SIGTSTP, &sa, NULL);
-	while (s.open) {
+	while (s.open || s.pfd[n].fd >= 0) {
 		if (tstp) {
 			tstp = 0;
 			raise(SIGSTOP);
 		}
-		r = poll(s.pfd, n, -1);
+		r = poll(s.pfd, n + 1, -1);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("server: poll");
 			return 1;
+		}
+		if (s.pfd[n].fd >= 0 && s.pfd[n].revents) {
+			r = sc_feed(&s, feed, &handed);
+			if (r < 0)
+				return 1;
+			if (!r) {
+				printf("# server: the agent closed the hand-over socket after %d of %d connections\n",
+				       handed, n);
+				fflush(stdout);
+				close(feed);
+				s.pfd[n].fd = -1;
+			}
+			continue;
 		}
 		got = 0;
 		for (i = 0; i < n; i++)
@@ -448,6 +531,8 @@ static int serve_conns(const int *fds, int n)
 	}
 	for (i = 0; i < n; i++) {
 		c = &s.c[i];
+		if (!c->done)
+			continue;	/* never handed over */
 		count += c->count;
 		failed += c->failed;
 		if (n == 1 || s.verbose || c->failed)
@@ -457,7 +542,10 @@ static int serve_conns(const int *fds, int n)
 			       (unsigned long long)(c->next ? c->next - 1 : 0),
 			       c->failed ? " (with an error)" : "");
 	}
-	if (n > 1)
+	if (feed >= 0)
+		printf("# server: echoed %llu records on %d connections handed over (of %d), %d with an error\n",
+		       count, handed, n, failed);
+	else if (n > 1)
 		printf("# server: echoed %llu records on %d connections, %d with an error\n",
 		       count, n, failed);
 	return !!failed;
@@ -499,7 +587,7 @@ static int serve(int port)
 	/* Only now: a script waits for the word. */
 	printf("# server: accepted %d connection%s\n", n, n == 1 ? "" : "s");
 	fflush(stdout);
-	return serve_conns(fds, n);
+	return serve_conns(fds, n, -1);
 }
 
 static int serve_fds(void)
@@ -527,7 +615,40 @@ static int serve_fds(void)
 	}
 	printf("# server: took over %d fd%s (3..%d)\n", n, n == 1 ? "" : "s", n + 2);
 	fflush(stdout);
-	return serve_conns(fds, n);
+	return serve_conns(fds, n, -1);
+}
+
+/* Serve the connections an agent hands over on the Unix socket @path. */
+static int serve_unix(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int ls, feed, n, i, *fds;
+
+	n = conns_wanted(stdout, "# server: ");
+	if (n < 0)
+		return 2;
+	fds = calloc(n, sizeof(*fds));
+	if (!fds || strlen(path) >= sizeof(a.sun_path))
+		return 2;
+	for (i = 0; i < n; i++)
+		fds[i] = -1;
+	strcpy(a.sun_path, path);
+	unlink(path);
+	ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ls < 0 || bind(ls, (void *)&a, sizeof(a)) || listen(ls, 1)) {
+		printf("# server: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	/* Only now: a script waits for the word. */
+	printf("# server: waiting for connections on %s\n", path);
+	fflush(stdout);
+	feed = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	if (feed < 0) {
+		printf("# server: accept on %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	close(ls);
+	return serve_conns(fds, n, feed);
 }
 
 static int mark(int argc, char *argv[])
@@ -580,6 +701,8 @@ struct peer {
 	int err, resets;
 	int dut_failed;			/* the DUT's mark "report failed ...": no restore */
 	int paused;			/* between the DUT's marks "pause" and "resume" */
+	double closed_at;		/* the DUT's restore window closed (its mark) */
+	int expect_lost;		/* the report's "lost=N": N were not restored */
 };
 
 /*
@@ -773,6 +896,11 @@ static void peer_marks(struct peer *p)
 			p->paused = 0;
 		else if (!strncmp(buf, "report", 6) && !p->report_at)
 			p->report_at = mono();
+		/* "closed ago=S": the window closed S s before the DUT sent this. */
+		if (!strncmp(buf, "closed ago=", 11) && !p->closed_at)
+			p->closed_at = mono() - atof(buf + 11);
+		if (!strncmp(buf, "report", 6) && strstr(buf, " lost="))
+			p->expect_lost = atoi(strstr(buf, " lost=") + 6);
 		/* stage1, stage2 (a second live update in a row): the first one counts. */
 		if (!strncmp(buf, "stage", 5) && buf[5] >= '0' && buf[5] <= '9' && !p->stage_at)
 			p->stage_at = mono();
@@ -819,6 +947,49 @@ static void peer_d(struct peer *p)
 		echoed += p->c[i].echoed;
 	}
 	printf("# d %.3f %llu %llu\n", mono() - p->t0, sent * REC, echoed * REC);
+}
+
+/*
+ * The DUT did not restore N connections on purpose (its report's "lost=N",
+ * e.g. its agent died halfway): exactly N must have been reset, each at
+ * most LOST_WAIT_S after the DUT's restore window closed (its "closed" mark),
+ * not at its next retransmission. Prints how long they waited.
+ */
+static int lost_ok(const struct peer *p)
+{
+	double *w, *all, max = 0, amax = 0;
+	int i, n = 0, ok;
+
+	w = calloc(p->n, sizeof(*w));
+	all = calloc(p->n, sizeof(*all));
+	if (!w || !all) {
+		printf("not ok 2 out of memory\n");
+		return 0;
+	}
+	for (i = 0; i < p->n; i++) {
+		if (!p->c[i].reset_at)
+			continue;
+		w[n] = p->c[i].reset_at - p->closed_at;
+		all[n] = p->c[i].reset_at - p->stage_at;
+		max = w[n] > max ? w[n] : max;
+		amax = all[n] > amax ? all[n] : amax;
+		n++;
+	}
+	qsort(w, n, sizeof(*w), cmp_double);
+	qsort(all, n, sizeof(*all), cmp_double);
+	if (n && p->closed_at && p->stage_at)
+		printf("# lost n %d reset after the window closed: median %.3f max %.3f s; since the DUT froze: median %.3f max %.3f s\n",
+		       n, w[n / 2], max, all[n / 2], amax);
+	ok = n == p->expect_lost && p->closed_at && p->stage_at && max <= LOST_WAIT_S;
+	if (!p->closed_at || !p->stage_at)
+		printf("not ok 2 the %d connections not restored reset after the window closed (no \"%s\" mark from the DUT)\n",
+		       p->expect_lost, p->closed_at ? "stage" : "closed");
+	else
+		printf("%sok 2 the %d connections not restored reset within %d s after the window closed (%d reset, the last %.3f s after it)\n",
+		       ok ? "" : "not ", p->expect_lost, LOST_WAIT_S, n, max);
+	free(w);
+	free(all);
+	return ok;
 }
 
 static int peer(const char *addr4)
@@ -932,8 +1103,12 @@ static int peer(const char *addr4)
 			peer_d(&p);
 			next_d += 0.1;
 		}
-		/* (b) one failed: all must stay up; stop with the report or after a while. */
-		if (p.reset_at && (p.report_at || t > p.reset_at + AFTER_RESET_S))
+		/*
+		 * (b) one failed: all must stay up; stop with the report or after a
+		 * while. Unless the report says some were not restored (lost=N).
+		 */
+		if (p.reset_at && !p.expect_lost &&
+		    (p.report_at || t > p.reset_at + AFTER_RESET_S))
 			break;
 		/* The DUT could not restore the connections: nothing will resume. */
 		if (p.dut_failed)
@@ -1012,8 +1187,10 @@ static int peer(const char *addr4)
 		lost += x->lost;
 		dup += x->dup;
 		bad += x->bad;
-		ok3 &= x->eof && !x->reset_at && x->echoed == x->sent && !x->lost && !x->dup &&
-		       !x->bad;
+		/* Not restored on purpose (lost=N): its reset is checked in 2. */
+		if (!p.expect_lost || !x->reset_at)
+			ok3 &= x->eof && !x->reset_at && x->echoed == x->sent && !x->lost &&
+			       !x->dup && !x->bad;
 		if (x->resumed_at)
 			resumed++;
 		else if (!x->reset_at)
@@ -1042,7 +1219,9 @@ static int peer(const char *addr4)
 	printf("# resets %d\n", p.resets);
 	printf("# unresumed %d\n", unresumed);
 
-	if (!ok2)
+	if (p.expect_lost)
+		ok2 = lost_ok(&p);
+	else if (!ok2)
 		printf("not ok 2 the connection failed: %s at %.3f s%s (%d of %d connection%s)\n",
 		       strerror(p.err), p.reset_at - p.t0,
 		       p.err == ECONNRESET ? " (RST from the DUT)" : "", p.resets, p.n,
@@ -1074,8 +1253,10 @@ int main(int argc, char *argv[])
 		return serve(atoi(argv[2]));
 	if (argc == 2 && !strcmp(argv[1], "serve-fds"))
 		return serve_fds();
+	if (argc == 3 && !strcmp(argv[1], "serve-unix"))
+		return serve_unix(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "mark"))
 		return mark(argc - 2, argv + 2);
-	fprintf(stderr, "usage: lu_stream peer [ADDR] | serve PORT | serve-fds | mark TEXT...\n");
+	fprintf(stderr, "usage: lu_stream peer [ADDR] | serve PORT | serve-fds | serve-unix PATH | mark TEXT...\n");
 	return 2;
 }

@@ -28,6 +28,15 @@
  *	with the sockets as fds 3, 4, ... and LISTEN_FDS/LISTEN_PID set
  *	(systemd's socket passing convention).
  *
+ *   luo_tcp_agent restore SESSION --to PATH
+ *	The same, but each socket goes to a service already running, as soon
+ *	as it is restored: over the Unix stream socket PATH the service
+ *	listens on, one SCM_RIGHTS message per socket, carrying its index
+ *	(__u32) in the session. So the connections restored so far belong to
+ *	the service, not to the agent, should the agent die halfway.
+ *	LUO_TCP_AGENT_STOP_AFTER=N: stop itself (SIGSTOP) once N sockets are
+ *	handed over, for a test to kill it there (luo_agent_dies).
+ *
  *   luo_tcp_agent probe
  *	Say whether this kernel drops what a socket in repair mode receives
  *	(exit 0) or still queues and ACKs it (exit 1), or that the probe failed
@@ -58,7 +67,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -569,8 +580,48 @@ static int move_above(int fd, int min)
 	return to;
 }
 
-static int cmd_restore(const char *session_name, char *argv[])
+/* Connect to the Unix stream socket @path: where restore --to sends sockets. */
+static int connect_unix(const char *path)
 {
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		die("restore: --to %s: path too long (nothing restored)", path);
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (void *)&a, sizeof(a)))
+		die("restore: --to %s: %s (nothing restored)", path, strerror(errno));
+	return fd;
+}
+
+/* Hand socket @fd, number @i of the session, to the service behind @to. */
+static void send_sock(int to, __u32 i, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &i, .iov_len = sizeof(i) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(to, &msg, 0) != sizeof(i))
+		die("restore: socket %u: hand over: %s", i, strerror(errno));
+}
+
+/*
+ * Restore SESSION's sockets, then exec @argv with them, or, with @to_path,
+ * send each to the service listening there as soon as it is restored.
+ */
+static int cmd_restore(const char *session_name, char *argv[], const char *to_path)
+{
+	const char *stop = getenv("LUO_TCP_AGENT_STOP_AFTER");
+	int to = -1;
 	const struct agent_header *hdr;
 	int luo, session, mfd, fd, err, in_kernel, tries;
 	double t0, t1, t2, t, *cost;
@@ -627,6 +678,8 @@ static int cmd_restore(const char *session_name, char *argv[])
 	cost = calloc(count, sizeof(*cost));
 	if (!cost)
 		die("restore: %s (nothing restored)", strerror(ENOMEM));
+	if (to_path)
+		to = move_above(connect_unix(to_path), count + 3);
 
 	t1 = mono();
 	for (i = 0, t = t1; i < count; i++) {
@@ -650,8 +703,17 @@ static int cmd_restore(const char *session_name, char *argv[])
 			fd = luo_tcp_restore((const struct luo_tcp_image *)(map + hdr->sock[i].offset));
 		if (fd < 0)
 			die("restore: socket %u: %s", i, strerror(-fd));
-		/* dup2() clears close-on-exec; LUO's retrieve sets it. */
-		if (fd != (int)(3 + i)) {
+		if (to >= 0) {
+			send_sock(to, i, fd);
+			close(fd);
+			say("handed over socket=%u uptime=%.3f", i, uptime());
+			if (stop && i + 1 == strtoul(stop, NULL, 10)) {
+				say("stopping after %u sockets (LUO_TCP_AGENT_STOP_AFTER) uptime=%.3f",
+				    i + 1, uptime());
+				raise(SIGSTOP);
+			}
+		} else if (fd != (int)(3 + i)) {
+			/* dup2() clears close-on-exec; LUO's retrieve sets it. */
 			if (dup2(fd, 3 + i) < 0)
 				die("restore: dup2: %s", strerror(errno));
 			close(fd);
@@ -681,6 +743,10 @@ static int cmd_restore(const char *session_name, char *argv[])
 	close(mfd);
 	close(session);
 	close(luo);
+	if (to >= 0) {
+		close(to);
+		return 0;
+	}
 	snprintf(env, sizeof(env), "%u", count);
 	setenv("LISTEN_FDS", env, 1);
 	snprintf(env, sizeof(env), "%d", getpid());
@@ -702,7 +768,9 @@ int main(int argc, char *argv[])
 		return cmd_save(argv[2], pid);
 	}
 	if (argc >= 5 && !strcmp(argv[1], "restore") && !strcmp(argv[3], "--"))
-		return cmd_restore(argv[2], argv + 4);
+		return cmd_restore(argv[2], argv + 4, NULL);
+	if (argc == 5 && !strcmp(argv[1], "restore") && !strcmp(argv[3], "--to"))
+		return cmd_restore(argv[2], NULL, argv[4]);
 	if (argc == 2 && !strcmp(argv[1], "probe")) {
 		int drops = repair_drops_input();
 
@@ -716,6 +784,7 @@ int main(int argc, char *argv[])
 	}
 	fprintf(stderr, "usage: luo_tcp_agent save SESSION PID\n"
 		"       luo_tcp_agent restore SESSION -- COMMAND [ARG...]\n"
+		"       luo_tcp_agent restore SESSION --to PATH\n"
 		"       luo_tcp_agent probe\n");
 	return 2;
 }
