@@ -38,7 +38,8 @@ session=criu
 root=/criu-root
 img=/tmp/criu-img
 port=5201
-arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^luonet\.$1=//p" | tail -n 1; }
+# shellcheck source=guest/lib.sh
+. /tests/lib.sh
 # luonet.criu_opts=OPT[,OPT...]: more options for criu dump and restore
 # (make demo-criu CRIU_OPTS='...')
 criu_opts=$(arg criu_opts | tr ',' ' ')
@@ -48,7 +49,6 @@ dump_opts=$(arg criu_dump_opts | tr ',' ' ')
 # luonet.criu_hold=1: the images stay outside LUO (make demo-criu HOLD=1), an empty
 # LUO session holds the restore window
 hold=$(arg criu_hold)
-up() { cut -d' ' -f1 /proc/uptime; }
 # run CMD...: run a command; its command line, output and exit status go to
 # /tmp/run.ktap (printed by the caller after its TAP line, so that a stage's first
 # failure line is the TAP verdict, not CRIU's output)
@@ -75,10 +75,6 @@ established() {
 	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
 		awk -v p="$(printf ':%04X' "$port")" '$4 == "01" && substr($2, length($2) - 4) == p' |
 		wc -l
-}
-counter() {	# counter FILE GROUP NAME (/proc/net/netstat and snmp layout)
-	awk -v g="$2:" -v n="$3" '$1 == g && !k { for (i = 2; i <= NF; i++) if ($i == n) k = i; next }
-		$1 == g && k { print $k; exit }' "$1"
 }
 # in_root CMD...: run a command chrooted into the root
 in_root() { chroot "$root" "$@"; }

@@ -19,7 +19,8 @@ if [ "${1:-}" != peer ]; then
 	echo "usage: criu_peer.sh peer" >&2
 	exit 2
 fi
-arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^luonet\.$1=//p" | tail -n 1; }
+# shellcheck source=guest/lib.sh
+. /tests/lib.sh
 secs=$(arg criu_time)
 # luonet.criu_rate=RATE: iperf3 -b RATE (bits/s, e.g. 20M), a rate the server keeps up
 # with, so that its receive window is open when the dump freezes it and the client's

@@ -17,9 +17,8 @@
 # overrides that (guest/demo_dut_nolock.sh). luonet.agent_dump=kernel: the agent leaves
 # saving the sockets to the kernel (LUO_TCP_AGENT_DUMP, see guest/luo_tcp_agent.c).
 set -u
-up() { cut -d' ' -f1 /proc/uptime; }
-mark() { /tests/lu_stream mark "$@" || echo "# could not send mark: $*"; }
-arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^luonet\.$1=//p" | tail -n 1; }
+# shellcheck source=guest/lib.sh
+. /tests/lib.sh
 stages=$(arg stages)
 stages=${stages:-2}
 dump=$(arg agent_dump)
@@ -32,21 +31,8 @@ if [ $# -ne 2 ] || [ "$1" != -s ] || [ "$stage" -lt 1 ] || [ "$stage" -gt "$stag
 	echo "usage: demo_dut.sh -s 1..$stages" >&2
 	exit 2
 fi
-# wait_for FILE REGEX SECONDS
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -le $(($3 * 10)) ] || return 1
-		sleep 0.1
-	done
-}
 # field NAME FILE: value of NAME=... in the agent's "# agent:" lines
 field() { sed -n "s/^# agent: $1 .*uptime=\([0-9.]*\).*/\1/p" "$2" | tail -n 1; }
-counter() {	# counter FILE GROUP NAME (/proc/net/netstat and snmp layout)
-	awk -v g="$2:" -v n="$3" '$1 == g && !k { for (i = 2; i <= NF; i++) if ($i == n) k = i; next }
-		$1 == g && k { print $k; exit }' "$1"
-}
 
 # save S PID: the agent freezes PID and saves its connections into session demo-S
 save() {

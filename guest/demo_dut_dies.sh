@@ -18,22 +18,8 @@
 #     that exactly those N connections were reset, at most 2 s after the close, and
 #     that every record of the others came back (guest/lu_stream.c).
 set -u
-up() { cut -d' ' -f1 /proc/uptime; }
-mark() { /tests/lu_stream mark "$@" || echo "# could not send mark: $*"; }
-arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
-counter() {	# counter FILE GROUP NAME (/proc/net/netstat and snmp layout)
-	awk -v g="$2:" -v n="$3" '$1 == g && !k { for (i = 2; i <= NF; i++) if ($i == n) k = i; next }
-		$1 == g && k { print $k; exit }' "$1"
-}
-# wait_for FILE REGEX SECONDS
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -le $(($3 * 10)) ] || return 1
-		sleep 0.1
-	done
-}
+# shellcheck source=guest/lib.sh
+. /tests/lib.sh
 if [ "${1:-}" = -s ] && [ "${2:-}" = 1 ]; then
 	exec /tests/demo_dut.sh -s 1
 fi
@@ -41,14 +27,14 @@ if [ $# -ne 2 ] || [ "$1" != -s ] || [ "$2" != 2 ]; then
 	echo "usage: demo_dut_dies.sh -s 1|2" >&2
 	exit 2
 fi
-dump=$(arg luonet.agent_dump)
+dump=$(arg agent_dump)
 [ -z "$dump" ] || export LUO_TCP_AGENT_DUMP="$dump"
-fate=$(arg luonet.agent_fate)
+fate=$(arg agent_fate)
 fate=${fate:-kill}
-n=$(arg luonet.conns)
+n=$(arg conns)
 n=${n:-2}
 half=$((n / 2))
-bound=$(arg liveupdate_restore_timeout)
+bound=$(karg liveupdate_restore_timeout)
 bound=${bound:-120}
 sock=/run/lu_stream.sock
 
@@ -106,7 +92,7 @@ freed=$(counter /proc/net/netstat TcpExt TCPLiveUpdateHoldFreed)
 echo "# restore window: ${closed:-not closed} (now $now)"
 echo "# TCP: ${held:-no} held segments of flows not restored received again; TCPLiveUpdateHoldFreed $freed, OutRsts $(counter /proc/net/snmp Tcp OutRsts)"
 lost=$((n - handed))
-want_held=$(arg luonet.lost_held)
+want_held=$(arg lost_held)
 want_held=${want_held:-$lost}
 case $fate in
 kill) how='finished after' ;;

@@ -3,7 +3,9 @@
 # test kernels run none at boot: CONFIG_KUNIT_AUTORUN_ENABLED is off) and reports it
 # as one TAP result, the suite's own KTAP log as comments. luonet.kunit=SUITE picks the
 # suite (default tcp_luo, net/ipv4/tcp_luo_test.c).
-suite=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^luonet\.kunit=//p' | tail -n 1)
+# shellcheck source=guest/lib.sh
+. /tests/lib.sh
+suite=$(arg kunit)
 suite=${suite:-tcp_luo}
 dir=/sys/kernel/debug/kunit/$suite
 echo "TAP version 13"

@@ -4,7 +4,9 @@
 # LKDTM (CONFIG_LKDTM, Documentation/dev-tools/lkdtm.rst), so the test must fail on
 # the splat alone. luonet.provoke=NAME picks LKDTM's crash type (default WARNING;
 # make check-sanitize: READ_AFTER_FREE for KASAN, ARRAY_BOUNDS for UBSAN).
-what=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^luonet\.provoke=//p' | tail -n 1)
+# shellcheck source=guest/lib.sh
+. /tests/lib.sh
+what=$(arg provoke)
 what=${what:-WARNING}
 echo "TAP version 13"
 echo "1..1"

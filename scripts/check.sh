@@ -92,7 +92,7 @@ spend deps $(($(date +%s) - t_start))
 rm -rf "$results" && mkdir -p "$results"
 
 if [ -z "$only$sanitize" ]; then
-	step shellcheck bash -c "cd '$TOP' && shellcheck -x scripts/*.sh guest/init .ci/run" || true
+	step shellcheck bash -c "cd '$TOP' && shellcheck -x scripts/*.sh guest/init guest/*.sh .ci/run" || true
 fi
 step series-applies "$TOP/scripts/tree.sh" || finish
 if [ -n "$sanitize" ]; then
