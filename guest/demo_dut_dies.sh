@@ -100,7 +100,7 @@ kill) how='finished after' ;;
 esac
 mark "report lost=$lost held=${held:-none} window=${closed#* }"
 if [ -n "$closed" ] && echo "$closed" | grep -q "$how" && [ "${held:-none}" = "$want_held" ]; then
-	echo "ok 2 the window closed ($how ..., as the agent's fate $fate says) and the $lost flows not restored got their reset then ($held held segments answered)"
+	echo "ok 2 the window closed ($how ..., as the agent's fate $fate says), and a held segment of each of the $lost flows not restored was received again then ($held; the peer checks their resets)"
 	ok=1
 else
 	echo "not ok 2 the window closed ('$how' wanted: ${closed:-not closed}) with $want_held held segments answered (got: ${held:-none})"
