@@ -64,7 +64,15 @@ if [ "$peer" != - ]; then
 	first=
 	wait -n -p first "$dut" "$peer_pid" || true
 	if [ "$first" = "$peer_pid" ]; then
-		# The peer is done: give the DUT a moment to log, then stop it.
+		# The peer is done: let the DUT end the stage it is in (on a sanitized
+		# kernel, guest/init's kmemleak scan at a stage's end takes seconds),
+		# for at most 60 s; give it a moment to log, then stop it.
+		for _ in $(seq 600); do
+			began=$(grep -c '^LUONET BEGIN stage' "$res/dut.ktap" 2>/dev/null || true)
+			ended=$(grep -c '^LUONET END stage' "$res/dut.ktap" 2>/dev/null || true)
+			[ "${ended:-0}" -lt "${began:-0}" ] || break
+			sleep 0.1
+		done
 		sleep 2
 		kill "$dut" 2>/dev/null || true
 		wait "$dut" || true
