@@ -26,9 +26,10 @@
 #define DUT4		"192.0.2.1"
 #define DUT6		"2001:db8::1"
 /*
- * For the DUT between two phases: the kexec, the boot, the server up. Under
- * KASAN on TCG (make check-sanitize) that took more than 90 s: kmemleak's
- * scan at the stage's end alone takes tens of seconds there.
+ * For the DUT between two phases: the end of its stage, the kexec, the boot,
+ * the server up. Under KASAN on TCG (make check-sanitize) that took more than
+ * 90 s: the old kernel refused the peer's SYNs for 45 s (its end of stage,
+ * kmemleak's scan among it), and the new one booted for 40.
  */
 #define WAIT_S		240
 
