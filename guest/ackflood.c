@@ -130,33 +130,6 @@ static unsigned short csum_fold(unsigned int sum)
 	return ~sum;
 }
 
-/* Fill @p with an ACK segment of a new pseudo-random flow. */
-static void make_segment(struct pkt *p)
-{
-	unsigned long long r = xorshift();
-	unsigned int sum;
-
-	memset(p, 0, sizeof(*p));
-	p->ip.version = 4;
-	p->ip.ihl = 5;
-	p->ip.ttl = 64;
-	p->ip.protocol = IPPROTO_TCP;
-	p->ip.tot_len = htons(PKT_LEN);
-	inet_pton(AF_INET, SRC_ADDR, &p->ip.saddr);
-	p->ip.daddr = dut.sin_addr.s_addr;
-	p->tcp.source = htons(1024 + (r & 0xffff) % 64512);
-	p->tcp.dest = htons(1024 + (r >> 16 & 0xffff) % 64512);
-	p->tcp.seq = htonl(r >> 32);
-	p->tcp.ack_seq = htonl(xorshift());
-	p->tcp.doff = 5;
-	p->tcp.ack = 1;
-	p->tcp.window = htons(65535);
-	/* Pseudo header: addresses, protocol, TCP length. */
-	sum = csum_add(0, &p->ip.saddr, 8);
-	sum += IPPROTO_TCP + sizeof(p->tcp);
-	p->tcp.check = htons(csum_fold(csum_add(sum, &p->tcp, sizeof(p->tcp))));
-}
-
 /*
  * The destination port of the @i-th flow of @kind: one of the kind's own
  * KIND_PORTS, all different for i < KIND_PORTS (7919 is prime to KIND_PORTS),
@@ -173,9 +146,13 @@ static int port_kind(int port)
 		(port - 10000) / KIND_PORTS;
 }
 
-/* Fill @p with the @i-th segment of @kind from @src to @dst; its length. */
-static size_t make_flow_segment(struct pkt *p, int kind, long i, in_addr_t src,
-				in_addr_t dst)
+/*
+ * Fill @p with a segment of @kind (0: ACK, 1: data, 2: SYN) from @src to @dst,
+ * port @dport (-1: a pseudo-random one), from a pseudo-random port with
+ * pseudo-random sequence numbers. Returns its length.
+ */
+static size_t make_segment(struct pkt *p, int kind, int dport, in_addr_t src,
+			   in_addr_t dst)
 {
 	size_t tcp_len = sizeof(p->tcp) + (kind == 1 ? DATA_LEN : 0);
 	unsigned long long r = xorshift();
@@ -190,7 +167,7 @@ static size_t make_flow_segment(struct pkt *p, int kind, long i, in_addr_t src,
 	p->ip.saddr = src;
 	p->ip.daddr = dst;
 	p->tcp.source = htons(1024 + (r & 0xffff) % 64512);
-	p->tcp.dest = htons(flow_port(kind, i));
+	p->tcp.dest = htons(dport >= 0 ? dport : 1024 + (r >> 16 & 0xffff) % 64512);
 	p->tcp.seq = htonl(r >> 32);
 	p->tcp.doff = 5;
 	p->tcp.window = htons(65535);
@@ -204,6 +181,7 @@ static size_t make_flow_segment(struct pkt *p, int kind, long i, in_addr_t src,
 		p->tcp.psh = 1;
 		memset(p->data, 'f', DATA_LEN);
 	}
+	/* Pseudo header: addresses, protocol, TCP length. */
 	sum = csum_add(0, &p->ip.saddr, 8);
 	sum += IPPROTO_TCP + tcp_len;
 	p->tcp.check = htons(csum_fold(csum_add(sum, &p->tcp, tcp_len)));
@@ -222,15 +200,11 @@ static int send_segments(int fd, long n, int mix)
 	while (n > 0) {
 		int want = n < BATCH ? n : BATCH, i, sent;
 
-		for (i = 0; i < want; i++, k++) {
-			if (mix) {
-				iov[i].iov_len = make_flow_segment(&pkts[i], k % KINDS, k / KINDS,
-								   src, dut.sin_addr.s_addr);
-			} else {
-				make_segment(&pkts[i]);
-				iov[i].iov_len = PKT_LEN;
-			}
-		}
+		for (i = 0; i < want; i++, k++)
+			iov[i].iov_len = mix ?
+				make_segment(&pkts[i], k % KINDS, flow_port(k % KINDS, k / KINDS),
+					     src, dut.sin_addr.s_addr) :
+				make_segment(&pkts[i], 0, -1, src, dut.sin_addr.s_addr);
 		for (i = 0; i < want; i += sent) {
 			sent = sendmmsg(fd, msgs + i, want - i, 0);
 			if (sent <= 0) {
@@ -476,9 +450,9 @@ static int serve(void)
 		int want = n * KINDS - i < BATCH ? n * KINDS - i : BATCH, done;
 
 		for (j = 0; j < want; j++)
-			iov[j].iov_len = make_flow_segment(&pkts[j], (i + j) % KINDS,
-							   (i + j) / KINDS, src,
-							   dut.sin_addr.s_addr);
+			iov[j].iov_len = make_segment(&pkts[j], (i + j) % KINDS,
+						      flow_port((i + j) % KINDS, (i + j) / KINDS),
+						      src, dut.sin_addr.s_addr);
 		for (k = 0; k < want; k += done) {
 			done = sendmmsg(raw, msgs + k, want - k, 0);
 			if (done < 0 && errno == ENOBUFS) {
