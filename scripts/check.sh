@@ -260,9 +260,15 @@ vmtest() {	# vmtest KIND pass|fail
 		record fail "$label" "exit $rc, ${why:-$(tail -n 1 "$ws/vmtest.log")} [logs: $ws]"
 	fi
 }
-if [ -z "$only" ]; then
+if [ -n "$sanitize" ]; then
+	# Its guest has 2 GiB and KHO's default scratch size, and takes no command line:
+	# on a KASAN kernel KHO then reserves no scratch area and LUO is off (seen: "KHO:
+	# Failed to reserve scratch area"). luo_restore_window itself ran above, in a
+	# guest with more memory.
+	[ -n "$only" ] || record skip "vmtest.sh -T luo_restore_window" 		"upstream's runner boots 2 GiB with KHO's default scratch: LUO off under KASAN"
+elif [ -z "$only" ]; then
 	vmtest series pass
-	[ -n "$sanitize" ] || vmtest base fail
+	vmtest base fail
 fi
 # The demo's report (text and picture) is part of what the suite checks.
 for d in demo demo_off; do
