@@ -14,9 +14,10 @@
 #   5. each ACK or data flow was held or counted over the bound (TCPLiveUpdateHeld +
 #      TCPLiveUpdateHoldOverflow), the bound was reached, and the slab memory in use
 #      grew by no more than it (TCP_LU_HOLD_BYTES, 4 MiB: a copy's truesize and its
-#      entry) and 256 KiB for what else the kernel allocated meanwhile (a run:
-#      +4167248 bytes for 4193584 held), measured in /proc/slabinfo after every cache
-#      was shrunk (which also empties KASAN's quarantine), kmemleak's objects left out;
+#      entry) and 256 KiB for what else the kernel allocated meanwhile, measured in
+#      /sys/kernel/slab (objects in use times their size, without KASAN's redzones and
+#      metadata) after every cache was shrunk (which also empties KASAN's
+#      quarantine), kmemleak's objects left out;
 # then
 #   6. restores the connections as the demo does (demo_dut.sh -s 2, its output as a
 #      subtest): the peer checks that every one resumed with no byte lost;
@@ -35,12 +36,17 @@ if [ $# -ne 2 ] || [ "$1" != -s ] || [ "$2" != 2 ]; then
 	exit 2
 fi
 n=$(arg flood_n)
-n=${n:-4000}
+n=${n:-2500}
 bound=4194304
-# slab: bytes of slab objects in use, every cache shrunk first, kmemleak's left out
+# slab: bytes of slab objects in use (their object size: KASAN's redzones and
+# metadata left out), every cache shrunk first, kmemleak's own objects left out
 slab() {
-	for f in /sys/kernel/slab/*/shrink; do echo 1 >"$f"; done 2>/dev/null
-	awk 'NR > 2 && $1 != "kmemleak_object" { b += $2 * $4 } END { printf "%d\n", b }' /proc/slabinfo
+	for d in /sys/kernel/slab/*; do
+		# Merged caches: one directory, the other names link to it.
+		if [ -L "$d" ] || [ "${d##*/}" = kmemleak_object ]; then continue; fi
+		echo 1 >"$d/shrink" 2>/dev/null
+		echo "$(cut -d' ' -f1 "$d/objects") $(cat "$d/object_size")"
+	done | awk '{ b += $1 * $2 } END { printf "%d\n", b }'
 }
 tcp() { counter /proc/net/snmp Tcp "$1"; }
 ext() { counter /proc/net/netstat TcpExt "TCPLiveUpdate$1"; }
