@@ -14,7 +14,9 @@
 #   5. each ACK or data flow was held or counted over the bound (TCPLiveUpdateHeld +
 #      TCPLiveUpdateHoldOverflow), the bound was reached, and the slab memory in use
 #      grew by no more than it (TCP_LU_HOLD_BYTES, 4 MiB: a copy's truesize and its
-#      entry) and 256 KiB for what else the kernel allocated meanwhile, measured in
+#      entry) and 1 MiB for what else the kernel allocated meanwhile (runs: +4167248
+#      and +4333880 bytes with 4193584 and 4193520 held; 16808 and 309544 bytes were
+#      still in use after the close, without anything held), measured in
 #      /sys/kernel/slab (objects in use times their size, without KASAN's redzones and
 #      metadata) after every cache was shrunk (which also empties KASAN's
 #      quarantine), kmemleak's objects left out;
@@ -92,8 +94,8 @@ check 3 "no reset for the $((2 * n)) ACK and data segments (the peer got $(f rst
 [ "$(f rst_syn)" = "$n" ] && [ "$rsts" = "$n" ]
 check 4 "every one of the $n SYNs got its reset (the peer got $(f rst_syn); Tcp OutRsts +$rsts)"
 [ $((held + over)) -ge $((2 * n)) ] && [ $((held + over)) -le "$sup" ] &&
-	[ "$over" -gt 0 ] && [ "$grown" -le $((bound + 262144)) ]
-check 5 "the $((2 * n)) ACK and data flows held ($held) or counted over the bound ($over > 0), slab memory +$grown bytes <= $bound + 256 KiB"
+	[ "$over" -gt 0 ] && [ "$grown" -le $((bound + 1048576)) ]
+check 5 "the $((2 * n)) ACK and data flows held ($held) or counted over the bound ($over > 0), slab memory +$grown bytes <= $bound + 1 MiB"
 
 # The restore, as in the demo: the window closes when the agent finishes its session.
 /tests/demo_dut.sh -s 2 >/tmp/demo.out 2>&1
