@@ -192,9 +192,8 @@ static size_t make_segment(struct pkt *p, int kind, int dport, in_addr_t src,
  * Send @n segments: ACK segments for pseudo-random flows, or with @mix, ACK,
  * data and SYN segments in turn, each for a flow of its own.
  */
-static int send_segments(int fd, long n, int mix)
+static int send_segments(int fd, long n, int mix, in_addr_t src)
 {
-	in_addr_t src = inet_addr(SRC_ADDR);
 	long k = 0;
 
 	while (n > 0) {
@@ -207,7 +206,11 @@ static int send_segments(int fd, long n, int mix)
 				make_segment(&pkts[i], 0, -1, src, dut.sin_addr.s_addr);
 		for (i = 0; i < want; i += sent) {
 			sent = sendmmsg(fd, msgs + i, want - i, 0);
-			if (sent <= 0) {
+			if (sent < 0 && errno == ENOBUFS) {
+				/* The device's queue is full: let it drain. */
+				usleep(1000);
+				sent = 0;
+			} else if (sent <= 0) {
 				perror("sendmmsg");
 				return -1;
 			}
@@ -215,6 +218,20 @@ static int send_segments(int fd, long n, int mix)
 		n -= want;
 	}
 	return 0;
+}
+
+/* Point the batch's messages at @to, their segments at pkts[]. */
+static void setup_msgs(struct sockaddr_in *to)
+{
+	int i;
+
+	for (i = 0; i < BATCH; i++) {
+		iov[i].iov_base = &pkts[i];
+		msgs[i].msg_hdr.msg_name = to;
+		msgs[i].msg_hdr.msg_namelen = sizeof(*to);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
 }
 
 /* A counter of /proc/self/net/@file ("Tcp:" header line, then values), or -1. */
@@ -278,17 +295,10 @@ static int flood(const char *netns, const char *phase, long n, int mix)
 	char w0[32], w1[32];
 	struct counters a, b;
 	double t0, t1;
-	int fd, nsfd, i, tries;
+	int fd, nsfd, tries;
 
 	inet_pton(AF_INET, DUT_ADDR, &dut.sin_addr);
-	for (i = 0; i < BATCH; i++) {
-		iov[i].iov_base = &pkts[i];
-		iov[i].iov_len = PKT_LEN;
-		msgs[i].msg_hdr.msg_name = &dut;
-		msgs[i].msg_hdr.msg_namelen = sizeof(dut);
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-	}
+	setup_msgs(&dut);
 	/* The socket sends from this namespace; counters are the DUT's. */
 	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
 	nsfd = open(netns, O_RDONLY);
@@ -296,7 +306,7 @@ static int flood(const char *netns, const char *phase, long n, int mix)
 		perror("raw socket or setns");
 		return 1;
 	}
-	if (send_segments(fd, WARMUP, 0))
+	if (send_segments(fd, WARMUP, 0, inet_addr(SRC_ADDR)))
 		return 1;
 	read_counters(&a);
 	if (a.insegs < WARMUP) {
@@ -306,7 +316,7 @@ static int flood(const char *netns, const char *phase, long n, int mix)
 	}
 	window_state(w0, sizeof(w0));
 	t0 = mono();
-	if (send_segments(fd, n, mix))
+	if (send_segments(fd, n, mix, inet_addr(SRC_ADDR)))
 		return 1;
 	/* Normally all processed already; otherwise ksoftirqd finishes. */
 	for (tries = 0; tries < 1000; tries++) {
@@ -410,8 +420,8 @@ static int serve(void)
 	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(FLOOD_PORT) };
 	struct sockaddr_in from;
 	socklen_t fromlen = sizeof(from);
-	long n, i, sent = 0, rst[KINDS + 1] = { 0 };
-	int u, raw, rx, one = 1, big = 32 << 20, k, j;
+	long n, sent, rst[KINDS + 1] = { 0 };
+	int u, raw, rx, one = 1, big = 32 << 20;
 	unsigned int drops = 0;
 	char req[64], ans[256];
 	in_addr_t src;
@@ -437,36 +447,12 @@ static int serve(void)
 	inet_pton(AF_INET, PEER_ADDR, &src);
 	dut = from;
 	dut.sin_port = 0;
-	for (i = 0; i < BATCH; i++) {
-		iov[i].iov_base = &pkts[i];
-		msgs[i].msg_hdr.msg_name = &dut;
-		msgs[i].msg_hdr.msg_namelen = sizeof(dut);
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-	}
+	setup_msgs(&dut);
 	say("flooding %s with %ld segments of each kind", inet_ntoa(dut.sin_addr), n);
 	t0 = mono();
-	for (i = 0; i < n * KINDS; i += j) {
-		int want = n * KINDS - i < BATCH ? n * KINDS - i : BATCH, done;
-
-		for (j = 0; j < want; j++)
-			iov[j].iov_len = make_segment(&pkts[j], (i + j) % KINDS,
-						      flow_port((i + j) % KINDS, (i + j) / KINDS),
-						      src, dut.sin_addr.s_addr);
-		for (k = 0; k < want; k += done) {
-			done = sendmmsg(raw, msgs + k, want - k, 0);
-			if (done < 0 && errno == ENOBUFS) {
-				/* The NIC's queue is full: let it drain. */
-				usleep(1000);
-				done = 0;
-				continue;
-			}
-			if (done <= 0)
-				die("sendmmsg: %s", strerror(errno));
-		}
-		sent += want;
-		count_resets(rx, rst, &drops);
-	}
+	if (send_segments(raw, n * KINDS, 1, src))
+		return 1;
+	sent = n * KINDS;
 	t1 = mono();
 	while (mono() < t1 + SETTLE_MS / 1000.0) {
 		struct pollfd pfd = { .fd = rx, .events = POLLIN };
