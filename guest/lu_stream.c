@@ -66,9 +66,10 @@
  * after the report some connection has not resumed, or 300 s in all.
  * A report with "lost=N" says that the DUT left N connections unrestored on
  * purpose (its agent died halfway: guest/demo_dut_dies.sh); then test 2 wants
- * exactly N resets, each at most LOST_WAIT_S after the DUT's restore window
- * closed (its mark "closed ago=S": S seconds before the mark was sent), and
- * tests 3 and 4 are about the others.
+ * exactly N resets, each at most LOST_WAIT_S (luonet.lost_wait=S on the peer's
+ * command line: S) after the DUT's restore window closed (its mark "closed
+ * ago=S": S seconds before the mark was sent), and tests 3 and 4 are about the
+ * others.
  *
  * Environment of the peer: LU_STREAM_ADDR4 (when no ADDR is given) and
  * LU_STREAM_ADDR6 replace the addresses; with luonet.rto_max_ms=N on its kernel
@@ -953,12 +954,14 @@ static void peer_d(struct peer *p)
  * The DUT did not restore N connections on purpose (its report's "lost=N",
  * e.g. its agent died halfway): exactly N must have been reset, each at
  * most LOST_WAIT_S after the DUT's restore window closed (its "closed" mark),
- * not at its next retransmission. Prints how long they waited.
+ * not left unanswered. Prints how long they waited. Both times are this
+ * guest's userspace reading them: the bound has to cover a peer guest that
+ * QEMU runs late, as on a sanitizer kernel (luonet.lost_wait=S replaces it).
  */
 static int lost_ok(const struct peer *p)
 {
 	double *w, *all, max = 0, amax = 0;
-	int i, n = 0, ok;
+	int i, n = 0, ok, bound = cmdline_int("lost_wait") ?: LOST_WAIT_S;
 
 	w = calloc(p->n, sizeof(*w));
 	all = calloc(p->n, sizeof(*all));
@@ -980,13 +983,13 @@ static int lost_ok(const struct peer *p)
 	if (n && p->closed_at && p->stage_at)
 		printf("# lost n %d reset after the window closed: median %.3f max %.3f s; since the DUT froze: median %.3f max %.3f s\n",
 		       n, w[n / 2], max, all[n / 2], amax);
-	ok = n == p->expect_lost && p->closed_at && p->stage_at && max <= LOST_WAIT_S;
+	ok = n == p->expect_lost && p->closed_at && p->stage_at && max <= bound;
 	if (!p->closed_at || !p->stage_at)
 		printf("not ok 2 the %d connections not restored reset after the window closed (no \"%s\" mark from the DUT)\n",
 		       p->expect_lost, p->closed_at ? "stage" : "closed");
 	else
 		printf("%sok 2 the %d connections not restored reset within %d s after the window closed (%d reset, the last %.3f s after it)\n",
-		       ok ? "" : "not ", p->expect_lost, LOST_WAIT_S, n, max);
+		       ok ? "" : "not ", p->expect_lost, bound, n, max);
 	free(w);
 	free(all);
 	return ok;
