@@ -111,8 +111,6 @@ if [ "$(arg demo_filter)" = 1 ] || [ "$(arg early_filter)" = 1 ]; then
 	/tests/rst_filter.sh off || echo "# could not remove the RST filter"
 	echo "luonet: rst filter off" >/dev/kmsg
 fi
-# dmesg_at TEXT: kernel log time of the last line with TEXT
-dmesg_at() { dmesg | sed -n "s/^\[ *\([0-9.]*\)\] $1.*/\1/p" | tail -n 1; }
 filter="link_up=$(dmesg_at 'luonet: eth0 up') filter_on=$(dmesg_at 'luonet: rst filter on')"
 filter="$filter filter_off=$(dmesg_at 'luonet: rst filter off')"
 filter="$filter filter_installing=$(dmesg_at 'luonet: rst filter installing')"

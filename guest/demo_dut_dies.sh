@@ -87,15 +87,15 @@ if [ -n "$closed" ]; then
 fi
 # The hold's line follows LUO's, from its notifier.
 sleep 1
-hold=$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] TCP: live update restore window closed: \([0-9]*\) held segment.*/\1 \2/p' | tail -n 1)
-held=${hold#* }
+held=$(dmesg | sed -n 's/.*TCP: live update restore window closed: \([0-9]*\) held segment.*/\1/p' | tail -n 1)
 freed=$(counter /proc/net/netstat TcpExt TCPLiveUpdateHoldFreed)
 echo "# restore window: ${closed:-not closed} (now $now)"
 echo "# TCP: ${held:-no} held segments of flows not restored received again; TCPLiveUpdateHoldFreed $freed, OutRsts $(counter /proc/net/snmp Tcp OutRsts)"
 # How long the kernel took to answer them all (its log's clock: the hold's line
 # comes after the last; the peer's own reading adds its guest's delays).
+hold=$(dmesg_at 'TCP: live update restore window closed:')
 [ -z "$hold" ] || [ -z "$closed" ] ||
-	echo "# answered $(echo "${hold%% *} $at" | awk '{ printf "%.3f", $1 - $2 }') s after the close (kernel log)"
+	echo "# answered $(echo "$hold $at" | awk '{ printf "%.3f", $1 - $2 }') s after the close (kernel log)"
 lost=$((n - handed))
 case $fate in
 kill) how='finished after' ;;

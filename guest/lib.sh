@@ -5,6 +5,8 @@ karg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
 arg() { karg "luonet\.$1"; }
 # up: this kernel's uptime, seconds
 up() { cut -d' ' -f1 /proc/uptime; }
+# dmesg_at TEXT: kernel log time of the last line with TEXT
+dmesg_at() { dmesg | sed -n "s/^\[ *\([0-9.]*\)\] $1.*/\1/p" | tail -n 1; }
 # mark TEXT...: send TEXT to the peer (lu_stream mark), which logs it on its own clock
 mark() { /tests/lu_stream mark "$@" || echo "# could not send mark: $*"; }
 # wait_for FILE REGEX SECONDS: until FILE has a line matching REGEX; 1 if it never did
