@@ -214,7 +214,7 @@ cat /tmp/run.ktap
 log_of "$root$img/restore.log"
 echo "ok 1 criu restored the iperf3 server (pid $(pidof iperf3)) at uptime=$(up)"
 window=$(cat /sys/kernel/liveupdate/restore_window)
-closed=$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] luo: restore window closed: \(.*\)/\1 \2/p' | tail -n 1)
+closed=$(window_closed)
 echo "# restore window: now $window (${closed:-no log line})"
 echo "# TCPLiveUpdateRstSuppressed $(counter /proc/net/netstat TcpExt TCPLiveUpdateRstSuppressed)," \
 	"OutRsts $(counter /proc/net/snmp Tcp OutRsts)"

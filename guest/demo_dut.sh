@@ -117,7 +117,7 @@ filter="$filter filter_installing=$(dmesg_at 'luonet: rst filter installing')"
 restored=$(field restored /tmp/server.log)
 finished=$(field finished /tmp/server.log)
 echo "ok 1 the agent restored the connections and finished the session"
-closed=$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] luo: restore window closed: \(.*\)/\1 \2/p' | tail -n 1)
+closed=$(window_closed)
 window=$(cat /sys/kernel/liveupdate/restore_window)
 suppressed=$(counter /proc/net/netstat TcpExt TCPLiveUpdateRstSuppressed)
 rsts=$(counter /proc/net/snmp Tcp OutRsts)

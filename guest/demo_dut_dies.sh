@@ -80,7 +80,7 @@ while [ "$(cat /sys/kernel/liveupdate/restore_window)" = open ] && [ $i -lt $(((
 	sleep 0.1
 done
 now=$(up)
-closed=$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] luo: restore window closed: \(.*\)/\1 \2/p' | tail -n 1)
+closed=$(window_closed)
 at=${closed%% *}
 if [ -n "$closed" ]; then
 	mark "closed ago=$(echo "$now $at" | awk '{ printf "%.3f", $1 - $2 }')"

@@ -7,6 +7,8 @@ arg() { karg "luonet\.$1"; }
 up() { cut -d' ' -f1 /proc/uptime; }
 # dmesg_at TEXT: kernel log time of the last line with TEXT
 dmesg_at() { dmesg | sed -n "s/^\[ *\([0-9.]*\)\] $1.*/\1/p" | tail -n 1; }
+# window_closed: kernel log time and text of LUO's last "restore window closed" line
+window_closed() { dmesg | sed -n 's/^\[ *\([0-9.]*\)\] luo: restore window closed: \(.*\)/\1 \2/p' | tail -n 1; }
 # mark TEXT...: send TEXT to the peer (lu_stream mark), which logs it on its own clock
 mark() { /tests/lu_stream mark "$@" || echo "# could not send mark: $*"; }
 # wait_for FILE REGEX SECONDS: until FILE has a line matching REGEX; 1 if it never did
